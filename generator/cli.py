@@ -1,0 +1,126 @@
+"""`payspec`: validate, bundle and generate from the gateway's OpenAPI spec."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .config import Config, ConfigError, VersionConfig, find_config
+from .emitters.spec import emit_spec
+from .loader import load_model
+from .model import ApiModel
+from .output import OutputTree
+from .problems import SpecError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except SpecError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    except ConfigError as exc:
+        print(f"payspec: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="payspec", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    validate = commands.add_parser("validate", help="check specs; print one line per problem")
+    validate.add_argument("specs", nargs="*", metavar="VERSION|PATH", help="version names or spec folders (default: all)")
+    validate.set_defaults(run=_validate)
+
+    bundle = commands.add_parser("bundle", help="write the single-file specs and test vectors under generated/spec/")
+    bundle.add_argument("versions", nargs="*", metavar="VERSION")
+    bundle.add_argument("--check", action="store_true", help="write nothing; exit 1 listing stale files")
+    bundle.set_defaults(run=_bundle)
+    return parser
+
+
+def _targets(config: Config | None, names: Sequence[str]) -> list[tuple[str, Path]]:
+    if not names:
+        if config is None:
+            raise ConfigError("no spec given and no [tool.payspec] config found")
+        return [(v.name, v.spec) for v in config.versions]
+    targets = []
+    for name in names:
+        path = Path(name)
+        if path.exists():
+            targets.append((path.resolve().name if path.is_dir() else path.resolve().parent.name, path))
+        elif config is not None:
+            try:
+                version = config.version(name)
+            except KeyError as exc:
+                raise ConfigError(str(exc.args[0])) from exc
+            targets.append((version.name, version.spec))
+        else:
+            raise ConfigError(f"{name}: no such spec folder")
+    return targets
+
+
+def _optional_config() -> Config | None:
+    try:
+        return find_config()
+    except ConfigError:
+        return None
+
+
+def _validate(args: argparse.Namespace) -> int:
+    problems = []
+    for name, path in _targets(_optional_config(), args.specs):
+        try:
+            model = load_model(path, name)
+        except SpecError as exc:
+            problems.extend(exc.problems)
+            continue
+        print(f"{name}: ok - {len(model.operations)} operations, {len(model.notifications)} notifications")
+    if problems:
+        raise SpecError(problems)
+    return 0
+
+
+def _selected(config: Config, names: Sequence[str]) -> list[VersionConfig]:
+    try:
+        return [config.version(n) for n in names] if names else list(config.versions)
+    except KeyError as exc:
+        raise ConfigError(str(exc.args[0])) from exc
+
+
+def _load_all(config: Config, names: Sequence[str]) -> list[tuple[VersionConfig, ApiModel]]:
+    loaded, problems = [], []
+    for version in _selected(config, names):
+        try:
+            loaded.append((version, load_model(version.spec, version.name)))
+        except SpecError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise SpecError(problems)
+    return loaded
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    config = find_config()
+    tree = OutputTree(config.output)
+    for version, model in _load_all(config, args.versions):
+        emit_spec(model, version.spec, tree)
+    return _finish(tree, args.check)
+
+
+def _finish(tree: OutputTree, check: bool) -> int:
+    if check:
+        changes = tree.changes()
+        for change in changes:
+            print(f"{tree.root.name}/{change}", file=sys.stderr)
+        if changes:
+            print(f"{len(changes)} stale file(s): run `payspec generate`", file=sys.stderr)
+        return 1 if changes else 0
+    changes = tree.write()
+    print(f"{len(changes)} file(s) written" if changes else "up to date")
+    return 0

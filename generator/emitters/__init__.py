@@ -1,0 +1,1 @@
+"""Emitters: each reads the model and adds files to the output tree."""

@@ -1,0 +1,109 @@
+"""Load a spec folder into an `ApiModel`, or say everything that is wrong with it.
+
+The order matters: a spec that cannot be bundled cannot be validated, and
+one that is not valid OpenAPI would only produce noise in the later checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from .bundle import Bundle, bundle
+from .model import ApiModel, build_model
+from .problems import Location, Problem, SpecError
+from .signing import load_signer
+from .validate import check_conventions, check_examples, check_openapi, iter_examples
+
+ROOT_FILE = "openapi.yaml"
+VECTORS_FILE = "signing-vectors.json"
+
+
+def spec_root(path: Path) -> Path:
+    """The root file of a spec given as a folder or as the file itself."""
+    return path / ROOT_FILE if path.is_dir() else path
+
+
+def load_bundle(path: Path) -> Bundle:
+    """Bundle and validate the spec at `path`; raise SpecError listing every problem."""
+    problems: list[Problem] = []
+    bundled = bundle(spec_root(path), problems)
+    if bundled is None or problems:
+        raise SpecError(problems)
+    problems.extend(check_openapi(bundled))
+    if problems:
+        raise SpecError(problems)
+    problems.extend(check_conventions(bundled))
+    problems.extend(check_examples(bundled))
+    if problems:
+        raise SpecError(problems)
+    return bundled
+
+
+def load_model(path: Path, name: str) -> ApiModel:
+    """The checked model of the spec at `path`, named `name` (v1, v2, ...)."""
+    bundled = load_bundle(path)
+    problems: list[Problem] = []
+    model = build_model(name, bundled, problems)
+    if model is None or problems:
+        raise SpecError(problems)
+    problems.extend(check_signatures(model, bundled, spec_root(path).parent / VECTORS_FILE))
+    if problems:
+        raise SpecError(problems)
+    return model
+
+
+def load_vectors(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as f:
+        return json.load(f)  # type: ignore[no-any-return]
+
+
+def _schema_name(document: dict[str, Any], pointer: tuple[str, ...]) -> str:
+    node: Any = document
+    for token in pointer:
+        node = node[token]
+    return str(node.get("$ref", "")).rsplit("/", 1)[-1]
+
+
+def _example_digest(value: object) -> str:
+    """An example stands in for a file's bytes with text; the signature covers those bytes' SHA-256."""
+    return hashlib.sha256(str(value).encode("utf-8")).hexdigest()
+
+
+def check_signatures(model: ApiModel, bundled: Bundle, vectors_path: Path) -> list[Problem]:
+    """The test vectors hold under the spec's scheme, and every signed example is signed right."""
+    signer = load_signer(model)
+    secret = model.signature.example_secret
+    problems: list[Problem] = []
+    for pointer, schema_pointer, value in iter_examples(bundled.document):
+        if not (isinstance(value, dict) and model.signature.field in value):
+            continue
+        if "multipart/form-data" in pointer:
+            files = model.file_fields(_schema_name(bundled.document, schema_pointer))
+            value = {k: _example_digest(v) if k in files else v for k, v in value.items()}
+        if not signer.verify(value, secret):
+            expected = signer.sign(value, secret)
+            problems.append(
+                Problem(bundled.locate(pointer), "", f"example's {model.signature.field} is wrong: expected {expected}")
+            )
+    if not vectors_path.is_file():
+        return [*problems, Problem(None, str(vectors_path), "signing test vectors are missing")]
+    try:
+        vectors = load_vectors(vectors_path)["vectors"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return [*problems, Problem(Location(vectors_path, 1), "", f"cannot read test vectors: {exc}")]
+    for i, vector in enumerate(vectors):
+        where = Location(vectors_path, 1)
+        name = vector.get("name", f"#{i}")
+        body, key = vector.get("body"), vector.get("secret")
+        actual = {
+            "canonical": signer.canonical_string(body),
+            "stringToSign": signer.string_to_sign(body, key),
+            "sign": signer.sign(body, key),
+        }
+        for part, value in actual.items():
+            if vector.get(part) != value:
+                problems.append(Problem(where, f"vector {name!r}", f"{part} should be {value!r}"))
+    return problems

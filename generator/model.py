@@ -1,0 +1,458 @@
+"""The one in-memory model of an API version that every emitter reads.
+
+Built from a bundled, validated document. It holds what the emitters need in
+the shape they need it - operations grouped by module, code tables with
+their families, the signing scheme - and keeps the bundled document itself
+for emitters that write or serve the spec as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .bundle import Bundle, parse_pointer
+from .problems import Problem
+
+CodeKind = Literal["result", "failed"]
+
+
+@dataclass(frozen=True)
+class Code:
+    """One row of a code table."""
+
+    value: int
+    name: str
+    message: str
+    table: str
+
+
+@dataclass(frozen=True)
+class CodeTable:
+    name: str
+    kind: CodeKind
+    description: str
+    codes: tuple[Code, ...]
+
+
+@dataclass(frozen=True)
+class CodeFamily:
+    """Codes a client handles alike; an exception base class in the SDK."""
+
+    name: str
+    description: str
+    codes: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SignatureScheme:
+    """`x-signature`: how bodies are signed. The signer template reads this."""
+
+    description: str
+    field: str
+    app_id_field: str
+    omit_values: tuple[Any, ...]
+    canonicalization: Literal["jcs", "sorted-query"]
+    algorithm: Literal["hmac-sha256", "sha1"]
+    signs_requests: bool
+    signs_responses: bool
+    signs_notifications: bool
+    timestamp_field: str
+    tolerance_seconds: int
+    timestamp_in_notifications: bool
+    secret_suffix: str | None
+    files: str | None
+    example_app_id: str
+    example_secret: str
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    description: str
+    field: str
+    window_hours: int
+    code: int
+
+
+@dataclass(frozen=True)
+class Field:
+    """A property of an object schema, flattened through allOf."""
+
+    name: str
+    schema: dict[str, Any]
+    required: bool
+    description: str
+
+
+@dataclass(frozen=True)
+class Example:
+    name: str
+    summary: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Link:
+    name: str
+    operation_id: str
+    request_body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Operation:
+    operation_id: str
+    path: str
+    tag: str
+    summary: str
+    description: str
+    sdk_method: str
+    retry_safe: bool
+    result_codes: tuple[int, ...]
+    content_type: str
+    request_schema: str
+    response_schema: str
+    data_schema: str | None
+    idempotent: bool
+    request_examples: tuple[Example, ...]
+    response_examples: tuple[Example, ...]
+    links: tuple[Link, ...]
+
+
+@dataclass(frozen=True)
+class Notification:
+    key: str
+    operation_id: str
+    tag: str
+    summary: str
+    description: str
+    sdk_method: str
+    schema: str
+    examples: tuple[Example, ...]
+
+
+@dataclass(frozen=True)
+class Module:
+    tag: str
+    description: str
+    operations: tuple[Operation, ...]
+    notifications: tuple[Notification, ...]
+
+
+@dataclass(frozen=True)
+class TestValue:
+    field: str
+    value: Any
+    effect: Literal["respond", "fail"]
+    code: int
+    operations: tuple[str, ...]
+
+
+@dataclass
+class ApiModel:
+    """One API version, as read from its spec."""
+
+    name: str
+    title: str
+    version: str
+    description: str
+    document: dict[str, Any]
+    signature: SignatureScheme
+    idempotency: Idempotency | None
+    code_tables: tuple[CodeTable, ...]
+    families: tuple[CodeFamily, ...]
+    retryable_codes: tuple[int, ...]
+    common_result_codes: tuple[int, ...]
+    modules: tuple[Module, ...]
+    test_values: tuple[TestValue, ...]
+    _codes: dict[int, Code] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._codes = {code.value: code for table in self.code_tables for code in table.codes}
+
+    @property
+    def operations(self) -> tuple[Operation, ...]:
+        return tuple(op for module in self.modules for op in module.operations)
+
+    @property
+    def notifications(self) -> tuple[Notification, ...]:
+        return tuple(n for module in self.modules for n in module.notifications)
+
+    @property
+    def schemas(self) -> dict[str, Any]:
+        return self.document["components"]["schemas"]  # type: ignore[no-any-return]
+
+    def code(self, value: int) -> Code:
+        return self._codes[value]
+
+    def result_codes(self) -> tuple[Code, ...]:
+        return tuple(c for t in self.code_tables if t.kind == "result" for c in t.codes)
+
+    def failed_codes(self) -> tuple[Code, ...]:
+        return tuple(c for t in self.code_tables if t.kind == "failed" for c in t.codes)
+
+    def operation(self, operation_id: str) -> Operation:
+        for op in self.operations:
+            if op.operation_id == operation_id:
+                return op
+        raise KeyError(operation_id)
+
+    def resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """Follow internal `$ref`s to the schema they name."""
+        return _deref(self.document, schema)
+
+    def fields(self, schema_name: str) -> tuple[Field, ...]:
+        """The properties of an object schema, through allOf, in declaration order."""
+        collected: dict[str, Field] = {}
+        self._collect(self.schemas[schema_name], collected, set())
+        return tuple(collected.values())
+
+    def file_fields(self, schema_name: str) -> tuple[str, ...]:
+        """The properties of a multipart body that carry file bytes."""
+        return tuple(f.name for f in self.fields(schema_name) if self.resolve(f.schema).get("format") == "binary")
+
+    def _collect(self, schema: dict[str, Any], into: dict[str, Field], required: set[str]) -> None:
+        schema = self.resolve(schema)
+        needed = required | set(schema.get("required", []))
+        for part in schema.get("allOf", []):
+            self._collect(part, into, needed)
+        for name, prop in (schema.get("properties") or {}).items():
+            description = prop.get("description") or self.resolve(prop).get("description", "")
+            into[name] = Field(name, prop, name in needed, description)
+        for name in needed & set(into):
+            existing = into[name]
+            into[name] = Field(name, existing.schema, True, existing.description)
+
+
+def build_model(name: str, bundle: Bundle, problems: list[Problem]) -> ApiModel | None:
+    """Read the model out of a bundled document; None when it is too broken to use."""
+    doc = bundle.document
+    builder = _Builder(bundle, problems)
+    signature = builder.signature(doc.get("x-signature"))
+    tables = builder.code_tables(doc.get("components", {}).get("schemas", {}))
+    if signature is None or not tables:
+        return None
+    info = doc.get("info", {})
+    return ApiModel(
+        name=name,
+        title=str(info.get("title", "")),
+        version=str(info.get("version", "")),
+        description=str(info.get("description", "")),
+        document=doc,
+        signature=signature,
+        idempotency=builder.idempotency(doc.get("x-idempotency")),
+        code_tables=tables,
+        families=builder.families(doc.get("x-code-families") or {}),
+        retryable_codes=tuple(doc.get("x-retryable-codes") or ()),
+        common_result_codes=tuple(doc.get("x-result-codes") or ()),
+        modules=builder.modules(doc),
+        test_values=builder.test_values(doc.get("x-sandbox-test-values") or []),
+    )
+
+
+class _Builder:
+    def __init__(self, bundle: Bundle, problems: list[Problem]) -> None:
+        self.bundle = bundle
+        self.problems = problems
+
+    def fail(self, pointer: tuple[str, ...], message: str) -> None:
+        self.problems.append(Problem(self.bundle.locate(pointer), "/" + "/".join(pointer), message))
+
+    def signature(self, raw: Any) -> SignatureScheme | None:
+        at = ("x-signature",)
+        if not isinstance(raw, dict):
+            self.fail(at, "x-signature is missing: the signing scheme must be in the spec")
+            return None
+        try:
+            signs = raw["signs"]
+            timestamp = raw["timestamp"]
+            credentials = raw["exampleCredentials"]
+            scheme = SignatureScheme(
+                description=str(raw.get("description", "")),
+                field=raw["field"],
+                app_id_field=raw["appIdField"],
+                omit_values=tuple(raw["omitValues"]),
+                canonicalization=raw["canonicalization"],
+                algorithm=raw["algorithm"],
+                signs_requests=bool(signs["requests"]),
+                signs_responses=bool(signs["responses"]),
+                signs_notifications=bool(signs["notifications"]),
+                timestamp_field=timestamp["field"],
+                tolerance_seconds=int(timestamp["toleranceSeconds"]),
+                timestamp_in_notifications=bool(timestamp["inNotifications"]),
+                secret_suffix=raw.get("secretSuffix"),
+                files=raw.get("files"),
+                example_app_id=credentials["appId"],
+                example_secret=credentials["appSecret"],
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            self.fail(at, f"x-signature is incomplete: {exc!r}")
+            return None
+        if scheme.canonicalization not in ("jcs", "sorted-query"):
+            self.fail((*at, "canonicalization"), f"unsupported canonicalization {scheme.canonicalization!r}")
+            return None
+        if scheme.algorithm not in ("hmac-sha256", "sha1"):
+            self.fail((*at, "algorithm"), f"unsupported algorithm {scheme.algorithm!r}")
+            return None
+        if scheme.algorithm == "sha1" and not scheme.secret_suffix:
+            self.fail(at, "a sha1 scheme needs secretSuffix: the secret is what makes it a signature")
+            return None
+        return scheme
+
+    def idempotency(self, raw: Any) -> Idempotency | None:
+        if raw is None:
+            return None
+        try:
+            return Idempotency(str(raw.get("description", "")), raw["field"], int(raw["windowHours"]), int(raw["code"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            self.fail(("x-idempotency",), f"x-idempotency is incomplete: {exc!r}")
+            return None
+
+    def code_tables(self, schemas: dict[str, Any]) -> tuple[CodeTable, ...]:
+        tables = []
+        for name, schema in schemas.items():
+            kind = schema.get("x-code-kind") if isinstance(schema, dict) else None
+            if kind is None:
+                continue
+            at = ("components", "schemas", name)
+            if kind not in ("result", "failed"):
+                self.fail((*at, "x-code-kind"), f"x-code-kind must be result or failed, not {kind!r}")
+                continue
+            values = schema.get("enum", [])
+            names = schema.get("x-enum-varnames", [])
+            messages = schema.get("x-enum-descriptions", [])
+            if not (len(values) == len(names) == len(messages)) or not all(isinstance(v, int) for v in values):
+                self.fail(at, "a code table needs integer enum values, each with a name and a message")
+                continue
+            codes = tuple(Code(v, n, m, name) for v, n, m in zip(values, names, messages, strict=True))
+            tables.append(CodeTable(name, kind, str(schema.get("description", "")), codes))
+        if not tables:
+            self.fail(("components", "schemas"), "no code tables (schemas with x-code-kind)")
+        return tuple(tables)
+
+    def families(self, raw: dict[str, Any]) -> tuple[CodeFamily, ...]:
+        return tuple(
+            CodeFamily(name, str(entry.get("description", "")), tuple(entry.get("codes", []))) for name, entry in raw.items()
+        )
+
+    def test_values(self, raw: list[Any]) -> tuple[TestValue, ...]:
+        values = []
+        for i, entry in enumerate(raw):
+            try:
+                code = entry["code"] if entry["effect"] == "respond" else entry["failedCode"]
+                values.append(TestValue(entry["field"], entry["value"], entry["effect"], int(code), tuple(entry["operations"])))
+            except (KeyError, TypeError, ValueError) as exc:
+                self.fail(("x-sandbox-test-values", str(i)), f"test value is incomplete: {exc!r}")
+        return tuple(values)
+
+    def modules(self, doc: dict[str, Any]) -> tuple[Module, ...]:
+        operations: dict[str, list[Operation]] = {}
+        notifications: dict[str, list[Notification]] = {}
+        common = tuple(doc.get("x-result-codes") or ())
+        for path, item in (doc.get("paths") or {}).items():
+            for method, raw in item.items():
+                if method == "post" and isinstance(raw, dict):
+                    op = self.operation(path, raw, common, doc)
+                    operations.setdefault(op.tag, []).append(op)
+        for key, item in (doc.get("webhooks") or {}).items():
+            raw = item.get("post") if isinstance(item, dict) else None
+            if isinstance(raw, dict):
+                note = self.notification(key, raw)
+                notifications.setdefault(note.tag, []).append(note)
+        modules = []
+        for tag in doc.get("tags", []):
+            name = tag["name"]
+            modules.append(
+                Module(name, str(tag.get("description", "")), tuple(operations.get(name, ())), tuple(notifications.get(name, ())))
+            )
+        return tuple(modules)
+
+    def operation(self, path: str, raw: dict[str, Any], common: tuple[int, ...], doc: dict[str, Any]) -> Operation:
+        content_type, request = _single_content(raw.get("requestBody", {}))
+        _, response = _single_content(raw.get("responses", {}).get("200", {}))
+        request_schema = _component_name(request.get("schema", {}))
+        response_schema = _component_name(response.get("schema", {}))
+        idempotency = doc.get("x-idempotency")
+        request_fields = _flat_properties(doc, request.get("schema", {}))
+        links = tuple(
+            Link(name, link["operationId"], dict(link.get("requestBody") or {}))
+            for name, link in (raw.get("responses", {}).get("200", {}).get("links") or {}).items()
+        )
+        return Operation(
+            operation_id=raw["operationId"],
+            path=path,
+            tag=raw["tags"][0],
+            summary=raw.get("summary", ""),
+            description=raw.get("description", ""),
+            sdk_method=raw["x-sdk-method"],
+            retry_safe=bool(raw.get("x-retry-safe")),
+            result_codes=tuple(sorted(set(common) | set(raw.get("x-result-codes", [])))),
+            content_type=content_type,
+            request_schema=request_schema,
+            response_schema=response_schema,
+            data_schema=_data_schema(doc, response.get("schema", {})),
+            idempotent=isinstance(idempotency, dict) and idempotency.get("field") in request_fields,
+            request_examples=_examples(request),
+            response_examples=_examples(response),
+            links=links,
+        )
+
+    def notification(self, key: str, raw: dict[str, Any]) -> Notification:
+        _, request = _single_content(raw.get("requestBody", {}))
+        return Notification(
+            key=key,
+            operation_id=raw["operationId"],
+            tag=raw["tags"][0],
+            summary=raw.get("summary", ""),
+            description=raw.get("description", ""),
+            sdk_method=raw["x-sdk-method"],
+            schema=_component_name(request.get("schema", {})),
+            examples=_examples(request),
+        )
+
+
+def _single_content(holder: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    for media, content in (holder.get("content") or {}).items():
+        return media, content
+    return "", {}
+
+
+def _component_name(schema: dict[str, Any]) -> str:
+    return str(schema.get("$ref", "")).rsplit("/", 1)[-1]
+
+
+def _deref(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while isinstance(schema.get("$ref"), str):
+        node: Any = doc
+        for token in parse_pointer(schema["$ref"][1:]):
+            node = node[token]
+        schema = node
+    return schema
+
+
+def _flat_properties(doc: dict[str, Any], schema: dict[str, Any]) -> set[str]:
+    schema = _deref(doc, schema)
+    names = set(schema.get("properties") or {})
+    for part in schema.get("allOf", []):
+        names |= _flat_properties(doc, part)
+    return names
+
+
+def _data_schema(doc: dict[str, Any], schema: dict[str, Any]) -> str | None:
+    """The named schema of `data` in a response envelope (its non-null anyOf branch)."""
+    schema = _deref(doc, schema)
+    for part in [schema, *schema.get("allOf", [])]:
+        data = (_deref(doc, part).get("properties") or {}).get("data")
+        if isinstance(data, dict):
+            for branch in data.get("anyOf", [data]):
+                if "$ref" in branch:
+                    return _component_name(branch)
+    return None
+
+
+def _examples(content: dict[str, Any]) -> tuple[Example, ...]:
+    found = []
+    if "example" in content:
+        found.append(Example("default", "", content["example"]))
+    for name, example in (content.get("examples") or {}).items():
+        found.append(Example(name, str(example.get("summary", "")), example.get("value")))
+    return tuple(found)

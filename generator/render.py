@@ -1,0 +1,84 @@
+"""The jinja2 environment every emitter renders with.
+
+Templates come from the project's `templates/` folder, or first from a
+folder of the user's (`--templates DIR`), so any single template can be
+overridden without copying the rest.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def environment(overrides: Path | None = None) -> jinja2.Environment:
+    """A strict environment: an undefined name in a template is an error, not ''."""
+    search = [str(overrides)] if overrides else []
+    search.append(str(BUILTIN_TEMPLATES))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(search),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters.update(
+        pyrepr=pyrepr,
+        snake=snake_case,
+        pascal=pascal_case,
+        indent_text=indent_text,
+        docstring=docstring,
+    )
+    return env
+
+
+def pyrepr(value: Any) -> str:
+    """A Python literal for `value`, with double-quoted strings as ruff formats them."""
+    if isinstance(value, str):
+        body = repr(value)
+        if body.startswith("'") and '"' not in value:
+            body = '"' + body[1:-1].replace("\\'", "'") + '"'
+        return body
+    if isinstance(value, (list, tuple)):
+        items = ", ".join(pyrepr(v) for v in value)
+        if isinstance(value, tuple):
+            return f"({items},)" if len(value) == 1 else f"({items})"
+        return f"[{items}]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{pyrepr(k)}: {pyrepr(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def snake_case(name: str) -> str:
+    """`mchOrderId` -> `mch_order_id`; a Python keyword gets a trailing underscore."""
+    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name).lower().replace("-", "_")
+    return name + "_" if keyword.iskeyword(name) else name
+
+
+def pascal_case(name: str) -> str:
+    """`DUPLICATE_MERCHANT_ORDER_ID` or `not_found` -> `DuplicateMerchantOrderId` / `NotFound`."""
+    return "".join(part[:1].upper() + part[1:].lower() for part in re.split(r"[_\W]+", name) if part)
+
+
+def indent_text(text: str, width: int = 4, columns: int = 88) -> str:
+    """Re-flow prose to fit a docstring indented by `width`."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    wrapped = [
+        textwrap.fill(" ".join(p.split()), columns - width, initial_indent=" " * width, subsequent_indent=" " * width)
+        for p in paragraphs
+    ]
+    return "\n\n".join(wrapped)
+
+
+def docstring(text: str, width: int = 8, columns: int = 88) -> str:
+    """Prose safe inside a triple-quoted docstring, re-flowed to fit."""
+    return indent_text(text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"'), width, columns)
