@@ -121,7 +121,13 @@ class _Bundler:
         return {key: self._copy(value, source, (*at, key), (*out, key), stack) for key, value in node.items()}
 
     def _resolve(
-        self, ref: str, source: SourceFile, at: Pointer, out: Pointer, stack: tuple[Target, ...], siblings: dict[str, Any]
+        self,
+        ref: str,
+        source: SourceFile,
+        at: Pointer,
+        out: Pointer,
+        stack: tuple[Target, ...],
+        siblings: dict[str, Any],
     ) -> Any:
         where = source.location(at)
         target = self._target(ref, source.path)
@@ -142,7 +148,11 @@ class _Bundler:
             return {}
         if name is None and path in self.schema_files and _is_schema(found):
             self.problems.append(
-                Problem(where, format_pointer(out), f"$ref {ref!r}: schema {pointer[-1]!r} is not listed under components.schemas")
+                Problem(
+                    where,
+                    format_pointer(out),
+                    f"$ref {ref!r}: schema {pointer[-1]!r} is not listed under components.schemas",
+                )
             )
         copied = self._copy(found, target_file, pointer, out, (*stack, target))
         self.origins[out] = target_file.location(pointer)

@@ -7,12 +7,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import jinja2
+
 from .config import Config, ConfigError, VersionConfig, find_config
+from .emitters.python_sdk import SdkError, emit_python_sdk
 from .emitters.spec import emit_spec
 from .loader import load_model
 from .model import ApiModel
 from .output import OutputTree
 from .problems import SpecError
+from .render import environment
+
+CACHE_FOLDER = ".payspec-cache"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -34,13 +40,21 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     validate = commands.add_parser("validate", help="check specs; print one line per problem")
-    validate.add_argument("specs", nargs="*", metavar="VERSION|PATH", help="version names or spec folders (default: all)")
+    validate.add_argument(
+        "specs", nargs="*", metavar="VERSION|PATH", help="version names or spec folders (default: all)"
+    )
     validate.set_defaults(run=_validate)
 
     bundle = commands.add_parser("bundle", help="write the single-file specs and test vectors under generated/spec/")
     bundle.add_argument("versions", nargs="*", metavar="VERSION")
     bundle.add_argument("--check", action="store_true", help="write nothing; exit 1 listing stale files")
     bundle.set_defaults(run=_bundle)
+
+    generate = commands.add_parser("generate", help="write everything under generated/ (specs, SDKs)")
+    generate.add_argument("versions", nargs="*", metavar="VERSION")
+    generate.add_argument("--check", action="store_true", help="write nothing; exit 1 listing stale files")
+    generate.add_argument("--templates", type=Path, metavar="DIR", help="templates that override the built-in ones")
+    generate.set_defaults(run=_generate)
     return parser
 
 
@@ -110,6 +124,27 @@ def _bundle(args: argparse.Namespace) -> int:
     tree = OutputTree(config.output)
     for version, model in _load_all(config, args.versions):
         emit_spec(model, version.spec, tree)
+    return _finish(tree, args.check)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    config = find_config()
+    if args.templates is not None and not args.templates.is_dir():
+        raise ConfigError(f"--templates {args.templates}: no such folder")
+    env = environment(args.templates)
+    cache = config.root / CACHE_FOLDER
+    tree = OutputTree(config.output)
+    for version, model in _load_all(config, args.versions):
+        emit_spec(model, version.spec, tree)
+        label = (
+            version.spec.relative_to(config.root).as_posix()
+            if version.spec.is_relative_to(config.root)
+            else version.name
+        )
+        try:
+            emit_python_sdk(model, version.package, label, env, tree, cache)
+        except (SdkError, jinja2.TemplateError) as exc:
+            raise ConfigError(f"{version.name}: cannot generate the SDK: {exc}") from exc
     return _finish(tree, args.check)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,11 @@ def find_config(start: Path | None = None) -> Config:
     raise ConfigError(f"no pyproject.toml with [tool.payspec] in {here} or above")
 
 
-def _parse(root: Path, path: Path, settings: dict[str, object]) -> Config:
+def _parse(root: Path, path: Path, settings: dict[str, Any]) -> Config:
     try:
         versions = tuple(
-            VersionConfig(name, root / str(entry["spec"]), str(entry["package"]))  # type: ignore[index]
-            for name, entry in dict(settings["versions"]).items()  # type: ignore[call-overload]
+            VersionConfig(name, root / str(entry["spec"]), str(entry["package"]))
+            for name, entry in dict(settings["versions"]).items()
         )
         return Config(root, root / str(settings.get("output", "generated")), versions)
     except (KeyError, TypeError, ValueError) as exc:

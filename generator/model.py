@@ -57,6 +57,7 @@ class SignatureScheme:
     signs_requests: bool
     signs_responses: bool
     signs_notifications: bool
+    unsigned_response_codes: tuple[int, ...]
     timestamp_field: str
     tolerance_seconds: int
     timestamp_in_notifications: bool
@@ -127,12 +128,14 @@ class Notification:
     description: str
     sdk_method: str
     schema: str
+    events: tuple[str, ...]
     examples: tuple[Example, ...]
 
 
 @dataclass(frozen=True)
 class Module:
     tag: str
+    sdk_resource: str
     description: str
     operations: tuple[Operation, ...]
     notifications: tuple[Notification, ...]
@@ -184,6 +187,11 @@ class ApiModel:
     def code(self, value: int) -> Code:
         return self._codes[value]
 
+    @property
+    def success_code(self) -> Code:
+        """The result code named SUCCESS: the only one that carries the operation's data."""
+        return next(c for c in self.result_codes() if c.name == "SUCCESS")
+
     def result_codes(self) -> tuple[Code, ...]:
         return tuple(c for t in self.code_tables if t.kind == "result" for c in t.codes)
 
@@ -232,6 +240,7 @@ def build_model(name: str, bundle: Bundle, problems: list[Problem]) -> ApiModel 
     if signature is None or not tables:
         return None
     info = doc.get("info", {})
+    modules = builder.modules(doc)
     return ApiModel(
         name=name,
         title=str(info.get("title", "")),
@@ -244,9 +253,24 @@ def build_model(name: str, bundle: Bundle, problems: list[Problem]) -> ApiModel 
         families=builder.families(doc.get("x-code-families") or {}),
         retryable_codes=tuple(doc.get("x-retryable-codes") or ()),
         common_result_codes=tuple(doc.get("x-result-codes") or ()),
-        modules=builder.modules(doc),
-        test_values=builder.test_values(doc.get("x-sandbox-test-values") or []),
+        modules=modules,
+        test_values=_applicable(builder.test_values(doc.get("x-sandbox-test-values") or []), modules),
     )
+
+
+def _applicable(values: tuple[TestValue, ...], modules: tuple[Module, ...]) -> tuple[TestValue, ...]:
+    """The test values of this version: shared entries keep the operations that exist here and can answer them."""
+    operations = {op.operation_id: op for module in modules for op in module.operations}
+    kept = []
+    for value in values:
+        ids = tuple(
+            i
+            for i in value.operations
+            if i in operations and (value.effect == "fail" or value.code in operations[i].result_codes)
+        )
+        if ids:
+            kept.append(TestValue(value.field, value.value, value.effect, value.code, ids))
+    return tuple(kept)
 
 
 class _Builder:
@@ -276,6 +300,7 @@ class _Builder:
                 signs_requests=bool(signs["requests"]),
                 signs_responses=bool(signs["responses"]),
                 signs_notifications=bool(signs["notifications"]),
+                unsigned_response_codes=tuple(raw.get("unsignedResponseCodes", ())),
                 timestamp_field=timestamp["field"],
                 tolerance_seconds=int(timestamp["toleranceSeconds"]),
                 timestamp_in_notifications=bool(timestamp["inNotifications"]),
@@ -331,7 +356,8 @@ class _Builder:
 
     def families(self, raw: dict[str, Any]) -> tuple[CodeFamily, ...]:
         return tuple(
-            CodeFamily(name, str(entry.get("description", "")), tuple(entry.get("codes", []))) for name, entry in raw.items()
+            CodeFamily(name, str(entry.get("description", "")), tuple(entry.get("codes", [])))
+            for name, entry in raw.items()
         )
 
     def test_values(self, raw: list[Any]) -> tuple[TestValue, ...]:
@@ -339,7 +365,9 @@ class _Builder:
         for i, entry in enumerate(raw):
             try:
                 code = entry["code"] if entry["effect"] == "respond" else entry["failedCode"]
-                values.append(TestValue(entry["field"], entry["value"], entry["effect"], int(code), tuple(entry["operations"])))
+                values.append(
+                    TestValue(entry["field"], entry["value"], entry["effect"], int(code), tuple(entry["operations"]))
+                )
             except (KeyError, TypeError, ValueError) as exc:
                 self.fail(("x-sandbox-test-values", str(i)), f"test value is incomplete: {exc!r}")
         return tuple(values)
@@ -362,7 +390,13 @@ class _Builder:
         for tag in doc.get("tags", []):
             name = tag["name"]
             modules.append(
-                Module(name, str(tag.get("description", "")), tuple(operations.get(name, ())), tuple(notifications.get(name, ())))
+                Module(
+                    tag=name,
+                    sdk_resource=str(tag.get("x-sdk-resource", "")),
+                    description=str(tag.get("description", "")),
+                    operations=tuple(operations.get(name, ())),
+                    notifications=tuple(notifications.get(name, ())),
+                )
             )
         return tuple(modules)
 
@@ -406,6 +440,7 @@ class _Builder:
             description=raw.get("description", ""),
             sdk_method=raw["x-sdk-method"],
             schema=_component_name(request.get("schema", {})),
+            events=tuple(raw.get("x-events", ())),
             examples=_examples(request),
         )
 

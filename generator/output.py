@@ -54,7 +54,11 @@ class OutputTree:
             if base.is_dir():
                 for existing in base.rglob("*"):
                     relative = existing.relative_to(self.root).as_posix()
-                    if existing.is_file() and relative not in self.files and "__pycache__" not in existing.parts:
+                    if (
+                        existing.is_file()
+                        and relative not in self.files
+                        and not _is_tool_cache(existing.relative_to(base))
+                    ):
                         found.append(Change(relative, "extra"))
         return sorted(found, key=lambda c: c.path)
 
@@ -69,3 +73,8 @@ class OutputTree:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(self.files[change.path])
         return changes
+
+
+def _is_tool_cache(path: Path) -> bool:
+    """Byte code and linters' caches are not output, wherever a tool leaves them."""
+    return any(part == "__pycache__" or part.startswith(".") for part in path.parts[:-1])

@@ -28,7 +28,8 @@ def environment(overrides: Path | None = None) -> jinja2.Environment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
-        autoescape=False,
+        autoescape=False,  # noqa: S701 - these templates write Python and Markdown, not HTML
+        extensions=["jinja2.ext.do"],
     )
     env.filters.update(
         pyrepr=pyrepr,
@@ -36,6 +37,9 @@ def environment(overrides: Path | None = None) -> jinja2.Environment:
         pascal=pascal_case,
         indent_text=indent_text,
         docstring=docstring,
+        doc=doc,
+        hanging=hanging,
+        frozenset=frozenset_literal,
     )
     return env
 
@@ -82,3 +86,25 @@ def indent_text(text: str, width: int = 4, columns: int = 88) -> str:
 def docstring(text: str, width: int = 8, columns: int = 88) -> str:
     """Prose safe inside a triple-quoted docstring, re-flowed to fit."""
     return indent_text(text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"'), width, columns)
+
+
+def doc(text: str, indent: int = 4, columns: int = 100) -> str:
+    """A complete docstring literal: one line when it fits, else wrapped paragraphs."""
+    text = " ".join(text.replace("\\", "\\\\").replace('"""', "'''").split())
+    if len(text) + indent + 6 <= columns:
+        return f'"""{text}"""'
+    body = textwrap.fill(text, columns - indent, initial_indent=" " * indent, subsequent_indent=" " * indent)
+    return f'"""\n{body}\n{" " * indent}"""'
+
+
+def hanging(text: str, indent: int = 12, columns: int = 100) -> str:
+    """A Google-style `Args:` entry: the first line at `indent`, the rest four deeper."""
+    return textwrap.fill(
+        " ".join(text.split()), columns, initial_indent=" " * indent, subsequent_indent=" " * (indent + 4)
+    )
+
+
+def frozenset_literal(values: Any) -> str:
+    """`frozenset({1, 2})`, or `frozenset()` when empty (`{}` would be a dict)."""
+    items = ", ".join(pyrepr(v) for v in sorted(values))
+    return f"frozenset({{{items}}})" if items else "frozenset()"

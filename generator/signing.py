@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import types
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from .model import ApiModel
 from .render import environment
@@ -42,4 +42,4 @@ def load_signer(model: ApiModel) -> Signer:
     """The rendered `_signing` module, executed in memory."""
     module = types.ModuleType(f"payspec_signer_{model.name}")
     exec(compile(render_signer(model, "# in-memory"), module.__name__, "exec"), module.__dict__)  # noqa: S102
-    return module  # type: ignore[return-value]
+    return cast(Signer, module)

@@ -30,13 +30,94 @@ _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 _BUNDLE_URI = "urn:payspec:bundle"
 
 
+_TOP_LEVEL = frozenset(
+    {
+        "openapi",
+        "info",
+        "jsonSchemaDialect",
+        "servers",
+        "paths",
+        "webhooks",
+        "components",
+        "security",
+        "tags",
+        "externalDocs",
+    }
+)
+
+
 def check_openapi(bundle: Bundle) -> list[Problem]:
-    """OpenAPI 3.1 structural validity, by openapi-spec-validator."""
-    problems = []
+    """OpenAPI 3.1 structural validity, by openapi-spec-validator.
+
+    The validator checks each schema on its own and reports a schema's errors
+    relative to it, which names no place in the document. Schemas are
+    therefore also checked against the JSON Schema 2020-12 meta-schema here,
+    where their place is known; the validator's relative reports are kept only
+    when that finds nothing.
+    """
+    cycles = _composition_cycles(bundle)
+    if cycles:
+        return cycles  # the validator would recurse without end
+    located: list[Problem] = []
+    relative: list[Problem] = []
     for error in OpenAPIV31SpecValidator(bundle.document).iter_errors():
         pointer = tuple(str(p) for p in error.path)
-        problems.append(_problem(bundle, pointer, error.message))
+        (located if pointer[:1] and pointer[0] in _TOP_LEVEL else relative).append(
+            _problem(bundle, pointer, error.message)
+        )
+    if relative:
+        schema_problems = _schema_problems(bundle)
+        relative = schema_problems or [Problem(None, "", f"a schema: {p.message}") for p in relative]
+    return located + relative
+
+
+def _composition_cycles(bundle: Bundle) -> list[Problem]:
+    """Schemas that are made of themselves: a `$ref` or `allOf` chain that comes back."""
+    schemas = bundle.document.get("components", {}).get("schemas") or {}
+
+    def parts(name: str) -> list[str]:
+        schema = schemas.get(name)
+        if not isinstance(schema, dict):
+            return []
+        members = [schema, *(m for m in schema.get("allOf", []) if isinstance(m, dict))]
+        refs = [str(m.get("$ref", "")) for m in members]
+        return [r.rsplit("/", 1)[-1] for r in refs if r.startswith("#/components/schemas/")]
+
+    problems = []
+    for start in schemas:
+        seen, frontier = set(), parts(start)
+        while frontier:
+            name = frontier.pop()
+            if name == start:
+                problems.append(
+                    _problem(bundle, ("components", "schemas", start), "schema is made of itself ($ref/allOf cycle)")
+                )
+                break
+            if name not in seen:
+                seen.add(name)
+                frontier.extend(parts(name))
     return problems
+
+
+def _schema_problems(bundle: Bundle) -> list[Problem]:
+    meta = Draft202012Validator(Draft202012Validator.META_SCHEMA)
+    problems = []
+    for at, schema in _all_schemas(bundle.document):
+        for error in meta.iter_errors(schema):
+            problems.append(_problem(bundle, (*at, *(str(p) for p in error.absolute_path)), error.message))
+    return problems
+
+
+def _all_schemas(doc: dict[str, Any]) -> Iterator[tuple[Pointer, Any]]:
+    for name, schema in (doc.get("components", {}).get("schemas") or {}).items():
+        yield ("components", "schemas", name), schema
+    for pointer, operation in _all_operations(doc):
+        holders = [((*pointer, "requestBody"), operation.get("requestBody"))]
+        holders += [((*pointer, "responses", s), r) for s, r in (operation.get("responses") or {}).items()]
+        for at, holder in holders:
+            for media, content in ((holder or {}).get("content") or {}).items() if isinstance(holder, dict) else ():
+                if isinstance(content, dict) and "schema" in content:
+                    yield (*at, "content", media, "schema"), content["schema"]
 
 
 def check_conventions(bundle: Bundle) -> list[Problem]:
@@ -45,8 +126,17 @@ def check_conventions(bundle: Bundle) -> list[Problem]:
     problems: list[Problem] = []
     tags = {t.get("name") for t in doc.get("tags", []) if isinstance(t, dict)}
     operation_ids = {op.get("operationId") for _, _, op in iter_operations(doc)}
+    for i, tag in enumerate(doc.get("tags", [])):
+        resource = tag.get("x-sdk-resource") if isinstance(tag, dict) else None
+        if not (isinstance(resource, str) and _IDENTIFIER.match(resource)):
+            problems.append(_problem(bundle, ("tags", str(i)), "tag needs x-sdk-resource, a snake_case name"))
+    events = set(doc.get("components", {}).get("schemas", {}).get("EventName", {}).get("enum", []))
     for pointer, operation in _all_operations(doc):
         _check_operation(bundle, pointer, operation, tags, operation_ids, problems)
+        if pointer[0] == "webhooks":
+            listed = operation.get("x-events")
+            if not (isinstance(listed, list) and listed and set(listed) <= events):
+                problems.append(_problem(bundle, pointer, "x-events must list the EventName values it carries"))
     schemas = doc.get("components", {}).get("schemas", {})
     for name, schema in schemas.items():
         for at, node in _walk_schema(schema, ("components", "schemas", name)):
@@ -139,7 +229,10 @@ def _check_operation(
 
     need(isinstance(operation.get("operationId"), str), "operation has no operationId")
     op_tags = operation.get("tags")
-    need(isinstance(op_tags, list) and len(op_tags) == 1 and op_tags[0] in tags, "operation needs exactly one declared tag")
+    need(
+        isinstance(op_tags, list) and len(op_tags) == 1 and op_tags[0] in tags,
+        "operation needs exactly one declared tag",
+    )
     need(bool(operation.get("summary")), "operation has no summary")
     need(bool(operation.get("description")), "operation has no description")
     method = operation.get("x-sdk-method")
@@ -147,7 +240,9 @@ def _check_operation(
     if pointer[0] == "paths":
         need(isinstance(operation.get("x-retry-safe"), bool), "x-retry-safe must be true or false")
         codes = operation.get("x-result-codes")
-        need(isinstance(codes, list) and all(isinstance(c, int) for c in codes), "x-result-codes must list integer codes")
+        need(
+            isinstance(codes, list) and all(isinstance(c, int) for c in codes), "x-result-codes must list integer codes"
+        )
     body, _ = _deref(bundle.document, operation.get("requestBody"), (*pointer, "requestBody"))
     need(isinstance(body, dict) and body.get("required") is True, "requestBody must be present and required")
     need(_has_example(bundle.document, body), "requestBody has no example")
@@ -155,7 +250,9 @@ def _check_operation(
     need(isinstance(ok, dict), "operation has no 200 response")
     need(_has_example(bundle.document, ok), "200 response has no example")
     for media_holder in (body, ok):
-        for media, content in ((media_holder or {}).get("content") or {}).items() if isinstance(media_holder, dict) else ():
+        for media, content in (
+            ((media_holder or {}).get("content") or {}).items() if isinstance(media_holder, dict) else ()
+        ):
             schema = content.get("schema") if isinstance(content, dict) else None
             if media.endswith("json") or media.startswith("multipart/"):
                 need(
@@ -165,7 +262,11 @@ def _check_operation(
     for status, response in (operation.get("responses") or {}).items():
         for name, link in ((response or {}).get("links") or {}).items() if isinstance(response, dict) else ():
             target = link.get("operationId") if isinstance(link, dict) else None
-            need(target in operation_ids, f"link {name!r} targets unknown operationId {target!r}", (*pointer, "responses", status, "links", name))
+            need(
+                target in operation_ids,
+                f"link {name!r} targets unknown operationId {target!r}",
+                (*pointer, "responses", status, "links", name),
+            )
 
 
 def _has_example(doc: dict[str, Any], holder: Any) -> bool:

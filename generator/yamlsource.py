@@ -67,7 +67,9 @@ def load_source(path: Path, problems: list[Problem]) -> SourceFile | None:
     return source
 
 
-def _build(node: yaml.Node, pointer: Pointer, source: SourceFile, problems: list[Problem], loader: yaml.SafeLoader) -> Any:
+def _build(
+    node: yaml.Node, pointer: Pointer, source: SourceFile, problems: list[Problem], loader: yaml.SafeLoader
+) -> Any:
     source.lines[pointer] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         result: dict[str, Any] = {}

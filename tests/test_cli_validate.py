@@ -20,7 +20,9 @@ from .conftest import ROOT
 
 
 def payspec(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "generator", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "generator", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture
@@ -47,13 +49,28 @@ def _edit(path: Path, old: str, new: str) -> int:
 @pytest.mark.parametrize(
     ("file", "old", "new", "message", "at_edit"),
     [
-        ("v2/paths/collection.yaml", "../schemas/collection.yaml#/CollectionQueryRequest",
-         "../schemas/collection.yaml#/NoSuchRequest", "no 'NoSuchRequest'", True),
-        ("v2/paths/collection.yaml", "../schemas/collection.yaml#/CollectionQueryRequest",
-         "../schemas/missing.yaml#/CollectionQueryRequest", "missing file", True),
-        ("common/schemas/collection.yaml", "  type: object\n  required: [mchOrderId, amount",
-         "  type: objekt\n  required: [mchOrderId, amount", "objekt", True),
-        ("v2/openapi.yaml", "  title: PayGate Open API\n", "", "'title' is a required property", False),
+        (
+            "v2/paths/collection.yaml",
+            "../schemas/collection.yaml#/CollectionQueryRequest",
+            "../schemas/collection.yaml#/NoSuchRequest",
+            "no 'NoSuchRequest'",
+            True,
+        ),
+        (
+            "v2/paths/collection.yaml",
+            "../schemas/collection.yaml#/CollectionQueryRequest",
+            "../schemas/missing.yaml#/CollectionQueryRequest",
+            "missing file",
+            True,
+        ),
+        (
+            "common/schemas/collection.yaml",
+            "  type: object\n  required: [mchOrderId, amount",
+            "  type: objekt\n  required: [mchOrderId, amount",
+            "objekt",
+            True,
+        ),
+        ("v2/openapi.yaml", "  title: PayGate Open API\n", "", 'title" is a required property', False),
         ("common/codes.yaml", '    - "Request sign error"\n', "", "enum needs x-enum-descriptions", False),
     ],
 )
