@@ -32,6 +32,7 @@ class Bundle:
     root: Path
     document: dict[str, Any]
     origins: dict[Pointer, Location] = field(default_factory=dict)
+    sources: tuple[Path, ...] = ()
 
     def locate(self, pointer: Pointer) -> Location | None:
         """The source of the node at `pointer`, or of its nearest known ancestor."""
@@ -77,7 +78,7 @@ class _Bundler:
             return None
         self._register_components(source)
         document = self._copy(source.data, source, (), (), ())
-        return Bundle(self.root, document, self.origins)
+        return Bundle(self.root, document, self.origins, tuple(sorted(p for p, s in self.files.items() if s)))
 
     def _file(self, path: Path, referrer: Location | None) -> SourceFile | None:
         if path not in self.files:

@@ -1,22 +1,26 @@
-"""`payspec`: validate, bundle and generate from the gateway's OpenAPI spec."""
+"""`payspec`: validate, bundle and generate from the gateway's OpenAPI spec.
+
+Heavy imports (validators, the model generator) happen inside the commands
+that need them, so that `payspec generate` on an unchanged project answers
+in a fraction of a second.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jinja2
-
+from . import freshness
 from .config import Config, ConfigError, VersionConfig, find_config
-from .emitters.python_sdk import SdkError, emit_python_sdk
-from .emitters.spec import emit_spec
-from .loader import load_model
-from .model import ApiModel
-from .output import OutputTree
 from .problems import SpecError
-from .render import environment
+
+if TYPE_CHECKING:
+    from .model import ApiModel
+    from .output import OutputTree
 
 CACHE_FOLDER = ".payspec-cache"
 
@@ -36,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="payspec", description=__doc__)
+    parser = argparse.ArgumentParser(prog="payspec", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     validate = commands.add_parser("validate", help="check specs; print one line per problem")
@@ -69,14 +73,17 @@ def _targets(config: Config | None, names: Sequence[str]) -> list[tuple[str, Pat
         if path.exists():
             targets.append((path.resolve().name if path.is_dir() else path.resolve().parent.name, path))
         elif config is not None:
-            try:
-                version = config.version(name)
-            except KeyError as exc:
-                raise ConfigError(str(exc.args[0])) from exc
-            targets.append((version.name, version.spec))
+            targets.append((_version(config, name).name, _version(config, name).spec))
         else:
             raise ConfigError(f"{name}: no such spec folder")
     return targets
+
+
+def _version(config: Config, name: str) -> VersionConfig:
+    try:
+        return config.version(name)
+    except KeyError as exc:
+        raise ConfigError(str(exc.args[0])) from exc
 
 
 def _optional_config() -> Config | None:
@@ -87,6 +94,8 @@ def _optional_config() -> Config | None:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from .loader import load_model
+
     problems = []
     for name, path in _targets(_optional_config(), args.specs):
         try:
@@ -100,16 +109,12 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _selected(config: Config, names: Sequence[str]) -> list[VersionConfig]:
-    try:
-        return [config.version(n) for n in names] if names else list(config.versions)
-    except KeyError as exc:
-        raise ConfigError(str(exc.args[0])) from exc
-
-
 def _load_all(config: Config, names: Sequence[str]) -> list[tuple[VersionConfig, ApiModel]]:
+    from .loader import load_model
+
+    versions = [_version(config, n) for n in names] if names else list(config.versions)
     loaded, problems = [], []
-    for version in _selected(config, names):
+    for version in versions:
         try:
             loaded.append((version, load_model(version.spec, version.name)))
         except SpecError as exc:
@@ -120,6 +125,9 @@ def _load_all(config: Config, names: Sequence[str]) -> list[tuple[VersionConfig,
 
 
 def _bundle(args: argparse.Namespace) -> int:
+    from .emitters.spec import emit_spec
+    from .output import OutputTree
+
     config = find_config()
     tree = OutputTree(config.output)
     for version, model in _load_all(config, args.versions):
@@ -128,24 +136,41 @@ def _bundle(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from .render import BUILTIN_TEMPLATES
+
     config = find_config()
     if args.templates is not None and not args.templates.is_dir():
         raise ConfigError(f"--templates {args.templates}: no such folder")
+    template_dirs = [*([args.templates.resolve()] if args.templates else []), BUILTIN_TEMPLATES]
+    key = json.dumps({"versions": sorted(args.versions), "templates": [str(t) for t in template_dirs]})
+    record = freshness.record_path(config.root / CACHE_FOLDER, key)
+    if freshness.still_fresh(record, config.output, template_dirs):
+        print("up to date")
+        return 0
+
+    import jinja2
+
+    from .emitters.python_sdk import SdkError, emit_python_sdk
+    from .emitters.spec import emit_spec
+    from .output import OutputTree
+    from .render import environment
+
     env = environment(args.templates)
-    cache = config.root / CACHE_FOLDER
     tree = OutputTree(config.output)
+    inputs = [config.root / "pyproject.toml", *freshness.toolkit_files(template_dirs)]
     for version, model in _load_all(config, args.versions):
         emit_spec(model, version.spec, tree)
-        label = (
-            version.spec.relative_to(config.root).as_posix()
-            if version.spec.is_relative_to(config.root)
-            else version.name
-        )
+        spec = version.spec.resolve()
+        label = spec.relative_to(config.root).as_posix() if spec.is_relative_to(config.root) else version.name
         try:
-            emit_python_sdk(model, version.package, label, env, tree, cache)
+            emit_python_sdk(model, version.package, label, env, tree, config.root / CACHE_FOLDER)
         except (SdkError, jinja2.TemplateError) as exc:
             raise ConfigError(f"{version.name}: cannot generate the SDK: {exc}") from exc
-    return _finish(tree, args.check)
+        inputs += model.sources
+    status = _finish(tree, args.check)
+    if status == 0:
+        freshness.save(record, inputs, tree.files, tree.owned)
+    return status
 
 
 def _finish(tree: OutputTree, check: bool) -> int:

@@ -49,9 +49,11 @@ def load_model(path: Path, name: str) -> ApiModel:
     model = build_model(name, bundled, problems)
     if model is None or problems:
         raise SpecError(problems)
-    problems.extend(check_signatures(model, bundled, spec_root(path).parent / VECTORS_FILE))
+    vectors = spec_root(path).parent / VECTORS_FILE
+    problems.extend(check_signatures(model, bundled, vectors))
     if problems:
         raise SpecError(problems)
+    model.sources = (*model.sources, vectors)
     return model
 
 

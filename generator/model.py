@@ -9,6 +9,7 @@ for emitters that write or serve the spec as it is.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from .bundle import Bundle, parse_pointer
@@ -167,6 +168,7 @@ class ApiModel:
     common_result_codes: tuple[int, ...]
     modules: tuple[Module, ...]
     test_values: tuple[TestValue, ...]
+    sources: tuple[Path, ...] = ()
     _codes: dict[int, Code] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -254,6 +256,7 @@ def build_model(name: str, bundle: Bundle, problems: list[Problem]) -> ApiModel 
         retryable_codes=tuple(doc.get("x-retryable-codes") or ()),
         common_result_codes=tuple(doc.get("x-result-codes") or ()),
         modules=modules,
+        sources=bundle.sources,
         test_values=_applicable(builder.test_values(doc.get("x-sandbox-test-values") or []), modules),
     )
 

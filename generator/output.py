@@ -57,7 +57,7 @@ class OutputTree:
                     if (
                         existing.is_file()
                         and relative not in self.files
-                        and not _is_tool_cache(existing.relative_to(base))
+                        and not is_tool_cache(existing.relative_to(base))
                     ):
                         found.append(Change(relative, "extra"))
         return sorted(found, key=lambda c: c.path)
@@ -75,6 +75,6 @@ class OutputTree:
         return changes
 
 
-def _is_tool_cache(path: Path) -> bool:
+def is_tool_cache(path: Path) -> bool:
     """Byte code and linters' caches are not output, wherever a tool leaves them."""
     return any(part == "__pycache__" or part.startswith(".") for part in path.parts[:-1])

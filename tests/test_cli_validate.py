@@ -70,7 +70,7 @@ def _edit(path: Path, old: str, new: str) -> int:
             "objekt",
             True,
         ),
-        ("v2/openapi.yaml", "  title: PayGate Open API\n", "", 'title" is a required property', False),
+        ("v2/openapi.yaml", "  title: PayGate Open API\n", "", "title.? is a required property", False),
         ("common/codes.yaml", '    - "Request sign error"\n', "", "enum needs x-enum-descriptions", False),
     ],
 )
@@ -80,7 +80,7 @@ def test_a_broken_spec_fails_with_file_and_line(
     line = _edit(spec_copy / file, old, new)
     run = payspec("validate", str(spec_copy / "v2"))
     assert run.returncode == 1
-    problems = [ln for ln in run.stderr.strip().splitlines() if message in ln]
+    problems = [ln for ln in run.stderr.strip().splitlines() if re.search(message, ln)]
     assert problems, run.stderr
     match = re.match(r"(\S+?):(\d+): ", problems[0])
     assert match, f"no file:line in {problems[0]!r}"
