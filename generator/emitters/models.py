@@ -53,7 +53,16 @@ OPTIONS: dict[str, object] = {
 
 def models_source(model: ApiModel, header: str, cache: Path | None) -> str:
     """The `models.py` of `model`'s SDK."""
-    spec = json.dumps(model.document, sort_keys=True, ensure_ascii=False)
+    # The generator reads only the schemas: give it nothing else, so that an edit elsewhere in
+    # the spec (an operation's prose, an example) reuses the cached models.
+    document = model.document
+    schemas_only = {
+        "openapi": document["openapi"],
+        "info": document["info"],
+        "paths": {},
+        "components": {"schemas": document["components"]["schemas"]},
+    }
+    spec = json.dumps(schemas_only, sort_keys=True, ensure_ascii=False)
     key = hashlib.sha256(
         "\0".join([spec, header, repr(sorted(OPTIONS.items())), version("datamodel-code-generator")]).encode()
     )
