@@ -66,6 +66,8 @@ class SignatureScheme:
     files: str | None
     example_app_id: str
     example_secret: str
+    ambiguous_pattern: str | None
+    ambiguous_code: int | None
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,16 @@ class Idempotency:
     field: str
     window_hours: int
     code: int
+
+
+@dataclass(frozen=True)
+class NotificationPolicy:
+    """`x-notifications`: how the gateway delivers notifications."""
+
+    description: str
+    ack: str
+    timeout_seconds: float
+    retry_delays_seconds: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -162,6 +174,7 @@ class ApiModel:
     document: dict[str, Any]
     signature: SignatureScheme
     idempotency: Idempotency | None
+    notification_policy: NotificationPolicy
     code_tables: tuple[CodeTable, ...]
     families: tuple[CodeFamily, ...]
     retryable_codes: tuple[int, ...]
@@ -239,7 +252,8 @@ def build_model(name: str, bundle: Bundle, problems: list[Problem]) -> ApiModel 
     builder = _Builder(bundle, problems)
     signature = builder.signature(doc.get("x-signature"))
     tables = builder.code_tables(doc.get("components", {}).get("schemas", {}))
-    if signature is None or not tables:
+    policy = builder.notification_policy(doc.get("x-notifications"))
+    if signature is None or not tables or policy is None:
         return None
     info = doc.get("info", {})
     modules = builder.modules(doc)
@@ -251,6 +265,7 @@ def build_model(name: str, bundle: Bundle, problems: list[Problem]) -> ApiModel 
         document=doc,
         signature=signature,
         idempotency=builder.idempotency(doc.get("x-idempotency")),
+        notification_policy=policy,
         code_tables=tables,
         families=builder.families(doc.get("x-code-families") or {}),
         retryable_codes=tuple(doc.get("x-retryable-codes") or ()),
@@ -311,6 +326,8 @@ class _Builder:
                 files=raw.get("files"),
                 example_app_id=credentials["appId"],
                 example_secret=credentials["appSecret"],
+                ambiguous_pattern=(raw.get("ambiguousValues") or {}).get("pattern"),
+                ambiguous_code=(raw.get("ambiguousValues") or {}).get("code"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             self.fail(at, f"x-signature is incomplete: {exc!r}")
@@ -325,6 +342,18 @@ class _Builder:
             self.fail(at, "a sha1 scheme needs secretSuffix: the secret is what makes it a signature")
             return None
         return scheme
+
+    def notification_policy(self, raw: Any) -> NotificationPolicy | None:
+        try:
+            return NotificationPolicy(
+                str(raw.get("description", "")),
+                str(raw["ack"]),
+                float(raw["timeoutSeconds"]),
+                tuple(float(d) for d in raw["retryDelaysSeconds"]),
+            )
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            self.fail(("x-notifications",), f"x-notifications is missing or incomplete: {exc!r}")
+            return None
 
     def idempotency(self, raw: Any) -> Idempotency | None:
         if raw is None:

@@ -73,10 +73,10 @@ class CashierResource(SyncAPIResource):
         21010 the amount is outside the country's pay-in limits or no channel offered takes
         it; 21021, 21022, 21027 the amount is not a positive integer, or the daily volume or
         count cap is reached; 21011, 21023 the channel side failed. A `currency` that is not
-        the country's answers 21002, and so does, in v1, a `productName`, `remark`,
-        `notifyUrl`, `returnUrl` or `payer` field whose value holds `&` and `=` (such as a
-        URL with two query parameters), as the v1 signature cannot tell it from another
-        field (`x-signature`).
+        the country's answers 21017. In v1, a `productName`, `remark`, `notifyUrl`,
+        `returnUrl` or `payer` field whose value holds `&` and `=` (such as a URL with two
+        query parameters), as the v1 signature cannot tell it from another field
+        (`x-signature`).
 
         Args:
             mch_order_id: An id the merchant chooses for its own record (mchOrderId and its kin);
@@ -201,7 +201,7 @@ class CashierResource(SyncAPIResource):
         enum, then by code. An empty list means a cashier order for this amount would be
         refused (21005 or 21010). Reads only; creates nothing. 21017: the merchant has not
         opened `country`; 21021: `amount` is not a positive integer. A `currency` that is
-        not the country's answers 21002.
+        not the country's answers 21017.
 
         Args:
             country: ISO 3166-1 alpha-2 code of a market the gateway serves (国家编码列表).
@@ -317,10 +317,10 @@ class AsyncCashierResource(AsyncAPIResource):
         21010 the amount is outside the country's pay-in limits or no channel offered takes
         it; 21021, 21022, 21027 the amount is not a positive integer, or the daily volume or
         count cap is reached; 21011, 21023 the channel side failed. A `currency` that is not
-        the country's answers 21002, and so does, in v1, a `productName`, `remark`,
-        `notifyUrl`, `returnUrl` or `payer` field whose value holds `&` and `=` (such as a
-        URL with two query parameters), as the v1 signature cannot tell it from another
-        field (`x-signature`).
+        the country's answers 21017. In v1, a `productName`, `remark`, `notifyUrl`,
+        `returnUrl` or `payer` field whose value holds `&` and `=` (such as a URL with two
+        query parameters), as the v1 signature cannot tell it from another field
+        (`x-signature`).
 
         Args:
             mch_order_id: An id the merchant chooses for its own record (mchOrderId and its kin);
@@ -445,7 +445,7 @@ class AsyncCashierResource(AsyncAPIResource):
         enum, then by code. An empty list means a cashier order for this amount would be
         refused (21005 or 21010). Reads only; creates nothing. 21017: the merchant has not
         opened `country`; 21021: `amount` is not a positive integer. A `currency` that is
-        not the country's answers 21002.
+        not the country's answers 21017.
 
         Args:
             country: ISO 3166-1 alpha-2 code of a market the gateway serves (国家编码列表).

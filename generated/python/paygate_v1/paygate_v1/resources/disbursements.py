@@ -64,9 +64,8 @@ class DisbursementsResource(SyncAPIResource):
         the country's payout limits; 21021, 21022, 21027 the amount is not a positive
         integer, or the daily volume or count cap is reached; 21014 `available` is short;
         21011, 21023 the channel side failed. A `currency` that is not the country's answers
-        21002, and so does, in v1, an `accountName`, `notifyUrl` or `remark` whose value
-        holds `&` and `=`, as the v1 signature cannot tell it from another field
-        (`x-signature`).
+        21017. In v1, an `accountName`, `notifyUrl` or `remark` whose value holds `&` and
+        `=`, as the v1 signature cannot tell it from another field (`x-signature`).
 
         Args:
             mch_order_id: An id the merchant chooses for its own record (mchOrderId and its kin);
@@ -218,9 +217,8 @@ class AsyncDisbursementsResource(AsyncAPIResource):
         the country's payout limits; 21021, 21022, 21027 the amount is not a positive
         integer, or the daily volume or count cap is reached; 21014 `available` is short;
         21011, 21023 the channel side failed. A `currency` that is not the country's answers
-        21002, and so does, in v1, an `accountName`, `notifyUrl` or `remark` whose value
-        holds `&` and `=`, as the v1 signature cannot tell it from another field
-        (`x-signature`).
+        21017. In v1, an `accountName`, `notifyUrl` or `remark` whose value holds `&` and
+        `=`, as the v1 signature cannot tell it from another field (`x-signature`).
 
         Args:
             mch_order_id: An id the merchant chooses for its own record (mchOrderId and its kin);

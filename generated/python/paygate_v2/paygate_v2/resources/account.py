@@ -77,17 +77,17 @@ class AccountResource(SyncAPIResource):
         """Download a reconciliation file (1.2 对账文件下载).
 
         Answers the reconciliation file (对账文件) of one gateway day (UTC+08:00) that has
-        ended: a `date` of today or later answers 21002. `type` picks the movements: PAY_IN
-        - cashier orders and collections that completed or were voided that day; PAYOUT -
-        disbursements that completed or failed that day; REFUND - refunds that succeeded or
-        failed that day. One row per transaction, as it stood at the day's end, ordered by
-        `finishTime` then `transactionId`. The CSV is UTF-8, LF line ends, RFC 4180 quoting,
-        a header row and the columns of `x-csv-columns`: `transactionId` and `mchOrderId`
-        are the gateway's and the merchant's ids (for refunds the `refundId` and
-        `mchRefundOrderId`); `product` is CASHIER, COLLECTION, DISBURSEMENT or REFUND;
-        `status` is the transactionStatus (refundStatus for refunds); `amount` is in minor
-        units; `finishTime` is when the transaction reached that status. A day without
-        movements gives the header alone (`rowCount` 0). `fileName` is
+        ended: there is no file yet for today or a later `date` (21006). `type` picks the
+        movements: PAY_IN - cashier orders and collections that completed or were voided
+        that day; PAYOUT - disbursements that completed or failed that day; REFUND - refunds
+        that succeeded or failed that day. One row per transaction, as it stood at the day's
+        end, ordered by `finishTime` then `transactionId`. The CSV is UTF-8, LF line ends,
+        RFC 4180 quoting, a header row and the columns of `x-csv-columns`: `transactionId`
+        and `mchOrderId` are the gateway's and the merchant's ids (for refunds the
+        `refundId` and `mchRefundOrderId`); `product` is CASHIER, COLLECTION, DISBURSEMENT
+        or REFUND; `status` is the transactionStatus (refundStatus for refunds); `amount` is
+        in minor units; `finishTime` is when the transaction reached that status. A day
+        without movements gives the header alone (`rowCount` 0). `fileName` is
         `{appId}_{type}_{yyyyMMdd}.csv`. With `delivery` CONTENT (the default) the CSV is in
         `content`; with LINK, `downloadUrl`, an unguessable URL, serves it to a plain GET
         without signature until `expireTime`, 10 minutes on. `sha256` checks either. A past
@@ -104,6 +104,7 @@ class AccountResource(SyncAPIResource):
             ParamError: 21002 Request param error
             AppIdError: 21003 Request appId error
             MerchantUnavailableError: 21004 Merchant is unavailable
+            TransactionNotFoundError: 21006 Merchant transaction not found
             TimestampMalformedError: 21008 Request timestamp error
             TimestampExpiredError: 21009 Request timestamp error
             MerchantIpForbiddenError: 21016 Merchant ip forbidden
@@ -175,17 +176,17 @@ class AsyncAccountResource(AsyncAPIResource):
         """Download a reconciliation file (1.2 对账文件下载).
 
         Answers the reconciliation file (对账文件) of one gateway day (UTC+08:00) that has
-        ended: a `date` of today or later answers 21002. `type` picks the movements: PAY_IN
-        - cashier orders and collections that completed or were voided that day; PAYOUT -
-        disbursements that completed or failed that day; REFUND - refunds that succeeded or
-        failed that day. One row per transaction, as it stood at the day's end, ordered by
-        `finishTime` then `transactionId`. The CSV is UTF-8, LF line ends, RFC 4180 quoting,
-        a header row and the columns of `x-csv-columns`: `transactionId` and `mchOrderId`
-        are the gateway's and the merchant's ids (for refunds the `refundId` and
-        `mchRefundOrderId`); `product` is CASHIER, COLLECTION, DISBURSEMENT or REFUND;
-        `status` is the transactionStatus (refundStatus for refunds); `amount` is in minor
-        units; `finishTime` is when the transaction reached that status. A day without
-        movements gives the header alone (`rowCount` 0). `fileName` is
+        ended: there is no file yet for today or a later `date` (21006). `type` picks the
+        movements: PAY_IN - cashier orders and collections that completed or were voided
+        that day; PAYOUT - disbursements that completed or failed that day; REFUND - refunds
+        that succeeded or failed that day. One row per transaction, as it stood at the day's
+        end, ordered by `finishTime` then `transactionId`. The CSV is UTF-8, LF line ends,
+        RFC 4180 quoting, a header row and the columns of `x-csv-columns`: `transactionId`
+        and `mchOrderId` are the gateway's and the merchant's ids (for refunds the
+        `refundId` and `mchRefundOrderId`); `product` is CASHIER, COLLECTION, DISBURSEMENT
+        or REFUND; `status` is the transactionStatus (refundStatus for refunds); `amount` is
+        in minor units; `finishTime` is when the transaction reached that status. A day
+        without movements gives the header alone (`rowCount` 0). `fileName` is
         `{appId}_{type}_{yyyyMMdd}.csv`. With `delivery` CONTENT (the default) the CSV is in
         `content`; with LINK, `downloadUrl`, an unguessable URL, serves it to a plain GET
         without signature until `expireTime`, 10 minutes on. `sha256` checks either. A past
@@ -202,6 +203,7 @@ class AsyncAccountResource(AsyncAPIResource):
             ParamError: 21002 Request param error
             AppIdError: 21003 Request appId error
             MerchantUnavailableError: 21004 Merchant is unavailable
+            TransactionNotFoundError: 21006 Merchant transaction not found
             TimestampMalformedError: 21008 Request timestamp error
             TimestampExpiredError: 21009 Request timestamp error
             MerchantIpForbiddenError: 21016 Merchant ip forbidden

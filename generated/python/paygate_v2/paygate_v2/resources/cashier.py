@@ -73,7 +73,8 @@ class CashierResource(SyncAPIResource):
         (the page cannot debit a token); 21010 the amount is outside the country's pay-in
         limits or no channel offered takes it; 21021, 21022, 21027 the amount is not a
         positive integer, or the daily volume or count cap is reached; 21011, 21023 the
-        channel side failed. A `currency` that is not the country's answers 21002.
+        channel side failed. A `currency` that is not the country's is a service the
+        merchant has not opened (21017).
 
         Args:
             mch_order_id: An id the merchant chooses for its own record (mchOrderId and its kin);
@@ -200,7 +201,7 @@ class CashierResource(SyncAPIResource):
         enum, then by code. An empty list means a cashier order for this amount would be
         refused (21005 or 21010). Reads only; creates nothing. 21017: the merchant has not
         opened `country`; 21021: `amount` is not a positive integer. A `currency` that is
-        not the country's answers 21002.
+        not the country's answers 21017.
 
         Args:
             country: ISO 3166-1 alpha-2 code of a market the gateway serves (国家编码列表).
@@ -316,7 +317,8 @@ class AsyncCashierResource(AsyncAPIResource):
         (the page cannot debit a token); 21010 the amount is outside the country's pay-in
         limits or no channel offered takes it; 21021, 21022, 21027 the amount is not a
         positive integer, or the daily volume or count cap is reached; 21011, 21023 the
-        channel side failed. A `currency` that is not the country's answers 21002.
+        channel side failed. A `currency` that is not the country's is a service the
+        merchant has not opened (21017).
 
         Args:
             mch_order_id: An id the merchant chooses for its own record (mchOrderId and its kin);
@@ -443,7 +445,7 @@ class AsyncCashierResource(AsyncAPIResource):
         enum, then by code. An empty list means a cashier order for this amount would be
         refused (21005 or 21010). Reads only; creates nothing. 21017: the merchant has not
         opened `country`; 21021: `amount` is not a positive integer. A `currency` that is
-        not the country's answers 21002.
+        not the country's answers 21017.
 
         Args:
             country: ISO 3166-1 alpha-2 code of a market the gateway serves (国家编码列表).

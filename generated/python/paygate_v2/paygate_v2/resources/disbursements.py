@@ -64,7 +64,7 @@ class DisbursementsResource(SyncAPIResource):
         21010 the amount is outside the country's payout limits; 21021, 21022, 21027 the
         amount is not a positive integer, or the daily volume or count cap is reached; 21014
         `available` is short; 21011, 21023 the channel side failed. A `currency` that is not
-        the country's answers 21002.
+        the country's answers 21017.
 
         Args:
             mch_order_id: An id the merchant chooses for its own record (mchOrderId and its kin);
@@ -218,7 +218,7 @@ class AsyncDisbursementsResource(AsyncAPIResource):
         21010 the amount is outside the country's payout limits; 21021, 21022, 21027 the
         amount is not a positive integer, or the daily volume or count cap is reached; 21014
         `available` is short; 21011, 21023 the channel side failed. A `currency` that is not
-        the country's answers 21002.
+        the country's answers 21017.
 
         Args:
             mch_order_id: An id the merchant chooses for its own record (mchOrderId and its kin);

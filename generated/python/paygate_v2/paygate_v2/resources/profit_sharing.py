@@ -83,8 +83,8 @@ class ProfitSharingResource(SyncAPIResource):
         a PDF, PNG or JPEG of at most 512 KiB. The signature covers the form fields plus the
         file's SHA-256 hex under the name `file`: the canonical input is the object of the
         other fields with `file` set to the lowercase hex SHA-256 of the file's bytes,
-        signed as any body (`x-signature`). A file of another type, or empty, answers 21002;
-        a larger one HTTP 413. Each upload stores a new proof, so a repeated upload stores
+        signed as any body (`x-signature`). The sandbox stores the file as given; a body
+        over 1 MiB is HTTP 413. Each upload stores a new proof, so a repeated upload stores
         another; no money moves.
 
         Args:
@@ -129,10 +129,10 @@ class ProfitSharingResource(SyncAPIResource):
         another merchant of the gateway; a PERSONAL receiver by a wallet account and its
         `walletCode`, a wallet that pays out (21013 otherwise). `relationType` must be the
         relation the proof was uploaded for (7.1). An unknown `proofId` or receiver appId
-        answers 21006; a `walletCode` missing for PERSONAL or given for MERCHANT, or a
-        relation other than the proof's, 21002. A receiver already registered (same
-        `receiverType` and `receiverAccount`) is answered again as it is stored, unchanged.
-        No money moves.
+        answers 21006; a `walletCode` missing for PERSONAL answers 21013 (one given for
+        MERCHANT is ignored), and a relation other than the proof's 21006 (no such proof). A
+        receiver already registered (same `receiverType` and `receiverAccount`) is answered
+        again as it is stored, unchanged. No money moves.
 
         Args:
             receiver_type: 分账接收方类型 - who receives a share of a split (分账相关枚举).
@@ -310,10 +310,11 @@ class ProfitSharingResource(SyncAPIResource):
         query (7.7). Splits never exceed what is left: shares adding up to more than the
         unsplit amount (7.5) answer 21010, also when splits race. A collection that is not
         COMPLETED or not open for profit sharing answers 21023; a `transactionId` that is
-        not a collection of this merchant, or a receiver not registered, 21006; a receiver
-        named twice, 21002; an `available` balance short of the sum, 21014 (a collection's
-        own amount is available once settled); a reused `mchSplitOrderId`, 21007; a reused
-        `idempotencyId`, 21015 with `data` the split order it created.
+        not a collection of this merchant, or a receiver not registered, 21006; shares
+        naming the same receiver twice add up; an `available` balance short of the sum,
+        21014 (a collection's own amount is available once settled); a reused
+        `mchSplitOrderId`, 21007; a reused `idempotencyId`, 21015 with `data` the split
+        order it created.
 
         Args:
             mch_split_order_id: An id the merchant chooses for its own record (mchOrderId and its
@@ -522,8 +523,8 @@ class AsyncProfitSharingResource(AsyncAPIResource):
         a PDF, PNG or JPEG of at most 512 KiB. The signature covers the form fields plus the
         file's SHA-256 hex under the name `file`: the canonical input is the object of the
         other fields with `file` set to the lowercase hex SHA-256 of the file's bytes,
-        signed as any body (`x-signature`). A file of another type, or empty, answers 21002;
-        a larger one HTTP 413. Each upload stores a new proof, so a repeated upload stores
+        signed as any body (`x-signature`). The sandbox stores the file as given; a body
+        over 1 MiB is HTTP 413. Each upload stores a new proof, so a repeated upload stores
         another; no money moves.
 
         Args:
@@ -568,10 +569,10 @@ class AsyncProfitSharingResource(AsyncAPIResource):
         another merchant of the gateway; a PERSONAL receiver by a wallet account and its
         `walletCode`, a wallet that pays out (21013 otherwise). `relationType` must be the
         relation the proof was uploaded for (7.1). An unknown `proofId` or receiver appId
-        answers 21006; a `walletCode` missing for PERSONAL or given for MERCHANT, or a
-        relation other than the proof's, 21002. A receiver already registered (same
-        `receiverType` and `receiverAccount`) is answered again as it is stored, unchanged.
-        No money moves.
+        answers 21006; a `walletCode` missing for PERSONAL answers 21013 (one given for
+        MERCHANT is ignored), and a relation other than the proof's 21006 (no such proof). A
+        receiver already registered (same `receiverType` and `receiverAccount`) is answered
+        again as it is stored, unchanged. No money moves.
 
         Args:
             receiver_type: 分账接收方类型 - who receives a share of a split (分账相关枚举).
@@ -749,10 +750,11 @@ class AsyncProfitSharingResource(AsyncAPIResource):
         query (7.7). Splits never exceed what is left: shares adding up to more than the
         unsplit amount (7.5) answer 21010, also when splits race. A collection that is not
         COMPLETED or not open for profit sharing answers 21023; a `transactionId` that is
-        not a collection of this merchant, or a receiver not registered, 21006; a receiver
-        named twice, 21002; an `available` balance short of the sum, 21014 (a collection's
-        own amount is available once settled); a reused `mchSplitOrderId`, 21007; a reused
-        `idempotencyId`, 21015 with `data` the split order it created.
+        not a collection of this merchant, or a receiver not registered, 21006; shares
+        naming the same receiver twice add up; an `available` balance short of the sum,
+        21014 (a collection's own amount is available once settled); a reused
+        `mchSplitOrderId`, 21007; a reused `idempotencyId`, 21015 with `data` the split
+        order it created.
 
         Args:
             mch_split_order_id: An id the merchant chooses for its own record (mchOrderId and its
