@@ -59,6 +59,16 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--check", action="store_true", help="write nothing; exit 1 listing stale files")
     generate.add_argument("--templates", type=Path, metavar="DIR", help="templates that override the built-in ones")
     generate.set_defaults(run=_generate)
+
+    serve = commands.add_parser("serve", help="run the sandbox gateway (both versions) on one address")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--db", default="payspec-sandbox.db", help="SQLite file (default: %(default)s), or :memory:")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (they share the --db file)")
+    serve.add_argument("--time-scale", type=float, default=1.0, help="multiply notification retry delays (0.001: tests)")
+    serve.add_argument("--processing-ms", type=int, default=2000, help="how long payouts and refunds stay PENDING")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(run=_serve)
     return parser
 
 
@@ -171,6 +181,34 @@ def _generate(args: argparse.Namespace) -> int:
     if status == 0:
         freshness.save(record, inputs, tree.files, tree.owned)
     return status
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import logging
+    import os
+
+    import uvicorn
+
+    if args.db == ":memory:" and args.workers > 1:
+        raise ConfigError("--db :memory: cannot be shared by several --workers; give a file")
+    if args.workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    os.environ.update(
+        PAYSPEC_DB=args.db if args.db == ":memory:" else str(Path(args.db).resolve()),
+        PAYSPEC_TIME_SCALE=str(args.time_scale),
+        PAYSPEC_PROCESSING_MS=str(args.processing_ms),
+    )
+    logging.basicConfig(level=args.log_level.upper(), format="%(message)s")
+    uvicorn.run(
+        "simulator.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        access_log=False,
+    )
+    return 0
 
 
 def _finish(tree: OutputTree, check: bool) -> int:

@@ -1,0 +1,83 @@
+"""The simulator as an ASGI application: both API versions, the sandbox controls, the worker.
+
+    uvicorn --factory simulator.app:create_app
+
+Settings come from the environment (so that every uvicorn worker process
+builds the same app): PAYSPEC_DB (default `payspec-sandbox.db`, or
+`:memory:`), PAYSPEC_TIME_SCALE (multiplies notification retry delays),
+PAYSPEC_PROCESSING_MS (how long payouts, refunds and splits stay PENDING).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from generator.config import find_config
+
+from .clock import Clock
+from .gateway import Gateway
+from .runtime import Runtime, load_runtime
+from .sandbox import sandbox_routes
+from .services import Settings
+from .store import Store
+from .worker import DeliverySettings, Worker
+
+DEFAULT_DB = "payspec-sandbox.db"
+
+
+@dataclass
+class SimulatorSettings:
+    db: str = DEFAULT_DB
+    time_scale: float = 1.0
+    processing_ms: int = 2000
+    run_worker: bool = True
+
+    @classmethod
+    def from_environment(cls) -> SimulatorSettings:
+        return cls(
+            db=os.environ.get("PAYSPEC_DB", DEFAULT_DB),
+            time_scale=float(os.environ.get("PAYSPEC_TIME_SCALE", "1")),
+            processing_ms=int(os.environ.get("PAYSPEC_PROCESSING_MS", "2000")),
+            run_worker=os.environ.get("PAYSPEC_WORKER", "1") != "0",
+        )
+
+
+def create_app(settings: SimulatorSettings | None = None, runtime: Runtime | None = None) -> Starlette:
+    settings = settings or SimulatorSettings.from_environment()
+    runtime = runtime or load_runtime(find_config(Path(__file__).resolve().parent))
+    store = Store(settings.db)
+    clock = Clock(store)
+    gateway = Gateway(runtime, store, clock, Settings(processing_ms=settings.processing_ms))
+    worker = Worker(runtime, store, clock, DeliverySettings(time_scale=settings.time_scale))
+    routes = [
+        Route(path, gateway.endpoint, methods=["POST"], name=op.operation.operation_id)
+        for version in runtime.versions.values()
+        for path, op in version.operations.items()
+    ]
+    routes += sandbox_routes(runtime, store, clock, worker)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(worker.run()) if settings.run_worker else None
+        try:
+            yield
+        finally:
+            worker.stop()
+            if task is not None:
+                await task
+            store.close()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.store = store
+    app.state.clock = clock
+    app.state.worker = worker
+    app.state.runtime = runtime
+    return app

@@ -1,0 +1,251 @@
+"""The request pipeline every API operation goes through, in the gateway's order of checks.
+
+    read     body within 1 MiB (413), JSON object or form (400, 21002)
+    who      appId known (21003, unsigned), merchant enabled (21004),
+             caller's address allowed (21016), rate (21020)
+    trust    signature (21001), timestamp well-formed and fresh (21008, 21009),
+             v1 values the signature can tell apart (21002)
+    shape    the generated request model; a bad field answers its x-invalid-code
+    business the operation's service, in one write transaction
+    answer   the envelope, signed in the version's scheme when it signs answers
+
+Anything refused before `business` has not touched the store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from .clock import Clock
+from .runtime import OperationRuntime, Runtime, VersionRuntime
+from .services import SERVICES, Call, Refusal, Settings
+from .store import Merchant, Store
+
+MAX_BODY = 1024 * 1024
+MAX_DEPTH = 64
+SUCCESS = 10000
+SERVER_ERROR = 21000
+log = logging.getLogger("payspec.simulator")
+
+
+@dataclass
+class Answer:
+    status: int
+    code: int
+    body: dict[str, Any]
+    app_id: str | None = None
+
+
+class Gateway:
+    def __init__(self, runtime: Runtime, store: Store, clock: Clock, settings: Settings) -> None:
+        self.runtime = runtime
+        self.store = store
+        self.clock = clock
+        self.settings = settings
+
+    async def endpoint(self, request: Request) -> Response:
+        started = time.perf_counter()
+        version = self.runtime.versions[request.url.path.split("/")[1]]
+        op = version.operations[request.url.path]
+        answer = await self._answer(request, version, op)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        log.info(
+            json.dumps(
+                {
+                    "version": version.name,
+                    "operation": op.operation.operation_id,
+                    "appId": answer.app_id,
+                    "code": answer.code,
+                    "status": answer.status,
+                    "ms": round(elapsed_ms, 2),
+                }
+            )
+        )
+        return JSONResponse(answer.body, status_code=answer.status)
+
+    async def _answer(self, request: Request, version: VersionRuntime, op: OperationRuntime) -> Answer:
+        unreadable = Answer(400, 21002, {"code": 21002, "message": version.message(21002)})
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > MAX_BODY:
+            return Answer(413, 21002, unreadable.body)
+        raw = bytearray()
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > MAX_BODY:
+                return Answer(413, 21002, unreadable.body)
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        files: dict[str, bytes] = {}
+        if op.file_fields:
+            if kind != "multipart/form-data":
+                return unreadable
+            parsed = await _form(request, op.file_fields)
+            if parsed is None:
+                return unreadable
+            body, files = parsed
+        else:
+            if kind != "application/json":
+                return unreadable
+            body = _json_object(bytes(raw))
+            if body is None:
+                return unreadable
+        client = request.client.host if request.client else ""
+        base_url = str(request.base_url).rstrip("/")
+        return await run_in_threadpool(self.process, version, op, body, files, client, base_url)
+
+    def process(
+        self, version: VersionRuntime, op: OperationRuntime, body: dict[str, Any], files: dict[str, bytes], client: str, base_url: str
+    ) -> Answer:
+        signature = version.model.signature
+        app_id = body.get(signature.app_id_field)
+        with self.store.read() as tx:
+            merchant = tx.merchant(app_id) if isinstance(app_id, str) else None
+        if merchant is None:
+            return self._envelope(version, op, None, 21003)
+        now_ms = self.clock.now_ms()
+        try:
+            self._admit(version, op, merchant, body, files, client, now_ms)
+            params = self._validate(version, op, {**body, **files})
+            data = self._serve(version, op, merchant, params, files, now_ms, base_url)
+        except Refusal as refusal:
+            return self._envelope(version, op, merchant, refusal.code, refusal.data)
+        except Exception:
+            # A defect of the simulator, never the client's fault: answer as the gateway would
+            # (21000, retry later), with nothing changed, and say so loudly in the log.
+            log.exception("%s failed", op.operation.operation_id)
+            return self._envelope(version, op, merchant, SERVER_ERROR)
+        return self._envelope(version, op, merchant, SUCCESS, data)
+
+    def _admit(
+        self,
+        version: VersionRuntime,
+        op: OperationRuntime,
+        merchant: Merchant,
+        body: dict[str, Any],
+        files: dict[str, bytes],
+        client: str,
+        now_ms: int,
+    ) -> None:
+        signing = version.signing
+        if not merchant.enabled:
+            raise Refusal(21004)
+        allowed = merchant.config.get("ipAllowList") or []
+        if allowed and client not in allowed:
+            raise Refusal(21016)
+        rate = merchant.config.get("limits", {}).get("requestsPerSecond")
+        if rate is not None:
+            with self.store.write() as tx:
+                if tx.count_request(merchant.app_id, now_ms // 1000) > rate:
+                    raise Refusal(21020)
+        signed = {**body, **{name: signing.file_digest(content) for name, content in files.items()}}
+        if not signing.verify(signed, merchant.secret):
+            raise Refusal(op.invalid_code(signing.SIGN_FIELD))
+        sent = signing.parse_timestamp(body.get(signing.TIMESTAMP_FIELD))
+        if sent is None:
+            raise Refusal(op.invalid_code(signing.TIMESTAMP_FIELD))
+        if abs(now_ms - sent) > signing.TIMESTAMP_TOLERANCE_MS:
+            raise Refusal(21009)
+        if version.ambiguous is not None and _holds(body, version.ambiguous):
+            raise Refusal(int(version.model.signature.ambiguous_code or 21002))
+
+    def _validate(self, version: VersionRuntime, op: OperationRuntime, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            model = op.request_model.model_validate(body)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            field = str(first["loc"][0]) if first["loc"] else None
+            raise Refusal(op.invalid_code(field)) from None
+        # File contents stay bytes, beside the params (`Call.files`), never serialized.
+        files = {name for name, field in op.request_model.model_fields.items() if (field.alias or name) in op.file_fields}
+        return model.model_dump(mode="json", by_alias=True, exclude_none=True, exclude=files)
+
+    def _serve(
+        self,
+        version: VersionRuntime,
+        op: OperationRuntime,
+        merchant: Merchant,
+        params: dict[str, Any],
+        files: dict[str, bytes],
+        now_ms: int,
+        base_url: str,
+    ) -> dict[str, Any]:
+        function, writes = SERVICES[op.operation.operation_id]
+        call = Call(self.runtime, version, op, merchant, params, files, now_ms, self.settings, base_url)
+        transaction = self.store.write() if writes else self.store.read()
+        with transaction as tx:
+            data = function(call, tx)
+        return op.data_model.model_validate(data).model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    def _envelope(
+        self, version: VersionRuntime, op: OperationRuntime, merchant: Merchant | None, code: int, data: Any = None
+    ) -> Answer:
+        if code not in op.codes:
+            log.error("%s answered %s, which it does not document", op.operation.operation_id, code)
+        body: dict[str, Any] = {"code": code, "message": version.message(code), "data": data}
+        signature = version.model.signature
+        if merchant is not None and signature.signs_responses and code not in signature.unsigned_response_codes:
+            body[signature.field] = version.signing.sign(body, merchant.secret)
+        return Answer(200, code, body, merchant.app_id if merchant else None)
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(value, dict) or _depth(value) > MAX_DEPTH:
+        return None
+    return value
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            break
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
+def _holds(body: dict[str, Any], pattern: Any) -> bool:
+    """Whether any string in the body, at any depth, matches `pattern`."""
+    stack: list[Any] = [body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if pattern.search(node):
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
+async def _form(request: Request, file_fields: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, bytes]] | None:
+    try:
+        form = await request.form(max_files=len(file_fields), max_fields=64)
+    except Exception:  # noqa: BLE001 - any form the parser refuses is unreadable
+        return None
+    fields: dict[str, Any] = {}
+    files: dict[str, bytes] = {}
+    for name, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            if name not in file_fields:
+                return None
+            files[name] = await value.read()
+        else:
+            fields[name] = value
+    return fields, files

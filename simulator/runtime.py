@@ -1,0 +1,128 @@
+"""What the simulator knows of each API version, read from its published spec and SDK.
+
+Nothing here is typed by hand: field-to-code mappings come from
+`x-invalid-code`, codes and messages from the code tables, the signer and the
+request models from the generated SDK.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from pydantic import BaseModel
+
+from generator.config import Config
+from generator.model import ApiModel, Operation
+
+PARAM_ERROR = 21002
+
+
+@dataclass(frozen=True)
+class OperationRuntime:
+    operation: Operation
+    request_model: type[BaseModel]
+    data_model: type[BaseModel]
+    invalid_codes: dict[str, int]
+    codes: frozenset[int]
+    file_fields: tuple[str, ...]
+
+    def invalid_code(self, field_name: str | None) -> int:
+        """The code for a missing or invalid `field_name` (x-invalid-code, else 21002)."""
+        return self.invalid_codes.get(field_name or "", PARAM_ERROR)
+
+
+@dataclass
+class VersionRuntime:
+    name: str
+    model: ApiModel
+    sdk: ModuleType
+    signing: ModuleType
+    models: ModuleType
+    operations: dict[str, OperationRuntime] = field(default_factory=dict)
+    ambiguous: re.Pattern[str] | None = None
+
+    def message(self, code: int) -> str:
+        return self.model.code(code).message
+
+    def operation(self, operation_id: str) -> OperationRuntime:
+        for runtime in self.operations.values():
+            if runtime.operation.operation_id == operation_id:
+                return runtime
+        raise KeyError(operation_id)
+
+
+@dataclass
+class Runtime:
+    """Every version the simulator serves, and the facts they share (markets, channels)."""
+
+    versions: dict[str, VersionRuntime]
+
+    @property
+    def current(self) -> VersionRuntime:
+        return self.versions[max(self.versions)]
+
+    @property
+    def schemas(self) -> dict[str, Any]:
+        return self.current.model.schemas
+
+    def markets(self) -> dict[str, dict[str, Any]]:
+        return self.schemas["Country"]["x-markets"]  # type: ignore[no-any-return]
+
+    def channels(self, enum: str) -> dict[str, dict[str, Any]]:
+        return self.schemas[enum]["x-channels"]  # type: ignore[no-any-return]
+
+    def invalid_code(self, enum: str) -> int:
+        return int(self.schemas[enum]["x-invalid-code"])
+
+
+def load_runtime(config: Config) -> Runtime:
+    from generator.loader import load_published
+
+    versions = {}
+    for version in config.versions:
+        bundle = config.output / "spec" / version.name / "openapi.json"
+        model = load_published(Path(bundle), version.name)
+        versions[version.name] = _version_runtime(model, version.package)
+    return Runtime(versions)
+
+
+def _version_runtime(model: ApiModel, package: str) -> VersionRuntime:
+    sdk = importlib.import_module(package)
+    models = importlib.import_module(f"{package}.models")
+    runtime = VersionRuntime(
+        name=model.name,
+        model=model,
+        sdk=sdk,
+        signing=importlib.import_module(f"{package}._signing"),
+        models=models,
+    )
+    if model.signature.ambiguous_pattern:
+        runtime.ambiguous = re.compile(model.signature.ambiguous_pattern)
+    for op in model.operations:
+        runtime.operations[op.path] = OperationRuntime(
+            operation=op,
+            request_model=getattr(models, op.request_schema),
+            data_model=getattr(models, op.data_schema or ""),
+            invalid_codes=_invalid_codes(model, op.request_schema),
+            codes=frozenset(op.result_codes),
+            file_fields=model.file_fields(op.request_schema),
+        )
+    return runtime
+
+
+def _invalid_codes(model: ApiModel, schema_name: str) -> dict[str, int]:
+    codes = {}
+    for f in model.fields(schema_name):
+        schema = f.schema
+        code = schema.get("x-invalid-code")
+        while code is None and "$ref" in schema:
+            schema = model.resolve({"$ref": schema["$ref"]})
+            code = schema.get("x-invalid-code")
+        if code is not None:
+            codes[f.name] = int(code)
+    return codes

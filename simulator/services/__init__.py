@@ -1,0 +1,6 @@
+"""The gateway's business, one module per API module; importing this registers every service."""
+
+from . import payins  # noqa: F401
+from .base import SERVICES, Call, Refusal, Settings, service
+
+__all__ = ["SERVICES", "Call", "Refusal", "Settings", "service"]

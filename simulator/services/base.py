@@ -1,0 +1,190 @@
+"""What every service uses: the call it serves, refusals, ids, money checks, finishing and notifying.
+
+A service is a function `(call, tx) -> data` registered for an operationId. It
+runs inside one write transaction: a refusal (raised) rolls everything back,
+so a refused request never changes the store.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from ..clock import gateway_day, gateway_time
+from ..runtime import OperationRuntime, Runtime, VersionRuntime
+from ..store import Insufficient, Merchant, Record, Tx
+
+Service = Callable[["Call", Tx], dict[str, Any]]
+SERVICES: dict[str, tuple[Service, bool]] = {}
+
+
+def service(operation_id: str, *, writes: bool = True) -> Callable[[Service], Service]:
+    """Register the function that serves `operation_id`; `writes=False` for pure reads."""
+
+    def register(function: Service) -> Service:
+        SERVICES[operation_id] = (function, writes)
+        return function
+
+    return register
+
+
+class Refusal(Exception):
+    """The gateway refuses the call with `code`; `data` rides along (21015 names the earlier result)."""
+
+    def __init__(self, code: int, data: dict[str, Any] | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.data = data
+
+
+@dataclass
+class Settings:
+    """Sandbox behaviour that is not the API's: how long processing takes, in gateway milliseconds."""
+
+    processing_ms: int = 2000
+    link_expiry_ms: int = 30 * 60 * 1000
+
+
+@dataclass
+class Call:
+    runtime: Runtime
+    version: VersionRuntime
+    op: OperationRuntime
+    merchant: Merchant
+    params: dict[str, Any]
+    files: dict[str, bytes]
+    now_ms: int
+    settings: Settings
+    base_url: str
+
+    # Small helpers ---------------------------------------------------------------------------
+
+    def refuse(self, code: int, data: dict[str, Any] | None = None) -> NoReturn:
+        raise Refusal(code, data)
+
+    @property
+    def now(self) -> str:
+        return gateway_time(self.now_ms)
+
+    @property
+    def today(self) -> str:
+        return gateway_day(self.now_ms)
+
+    def new_record(self, kind: str, ref: str, data: dict[str, Any], **fields: Any) -> Record:
+        return Record(
+            id=data.get("_id") or new_id(kind),
+            app_id=self.merchant.app_id,
+            kind=kind,
+            ref=ref,
+            status=fields.pop("status"),
+            day=self.today,
+            created_ms=self.now_ms,
+            version=self.version.name,
+            data=data,
+            **fields,
+        )
+
+    def duplicate_code(self) -> int:
+        """The operation's own code for a reused merchant id, read from its documented codes."""
+        families = {f.name: set(f.codes) for f in self.version.model.families}
+        idempotency = self.version.model.idempotency
+        codes = set(self.op.codes & families["duplicate"]) - ({idempotency.code} if idempotency else set())
+        if len(codes) != 1:
+            raise LookupError(f"{self.op.operation.operation_id}: documents no single duplicate code ({codes})")
+        return codes.pop()
+
+    def create(self, tx: Tx, record: Record) -> Record:
+        """Insert a new record, answering the idempotency and duplicate-id rules first."""
+        idempotency = self.version.model.idempotency
+        key = self.params.get(idempotency.field) if idempotency and self.op.operation.idempotent else None
+        if key is not None and idempotency is not None:
+            window = self.now_ms - idempotency.window_hours * 3600 * 1000
+            earlier = tx.idempotent_record(self.merchant.app_id, key, window)
+            if earlier is not None:
+                self.refuse(idempotency.code, earlier.data)
+        if not tx.insert(record):
+            self.refuse(self.duplicate_code())
+        if key is not None:
+            tx.remember_key(self.merchant.app_id, key, record.id, self.now_ms)
+        return record
+
+    def planned_outcome(self) -> tuple[str, int] | None:
+        """A sandbox test value in this request: ("respond", code) or ("fail", failedCode)."""
+        for value in self.version.model.test_values:
+            if self.op.operation.operation_id in value.operations and self.params.get(value.field) == value.value:
+                return value.effect, value.code
+        return None
+
+    def respond_to_test_value(self) -> int | None:
+        """Refuse now for a `respond` test value; return a planned failed code for a `fail` one."""
+        planned = self.planned_outcome()
+        if planned is None:
+            return None
+        effect, code = planned
+        if effect == "respond":
+            self.refuse(code)
+        return code
+
+    # Markets and channels --------------------------------------------------------------------
+
+    def check_market(self, country: str, currency: str, amount: int, direction: str) -> None:
+        """Country opened (21017), currency the country's (21017), amount within limits (21010)."""
+        market = self.runtime.markets().get(country)
+        if market is None or country not in self.merchant.config.get("countries", []):
+            self.refuse(21017)
+        if market["currency"] != currency:
+            self.refuse(21017)
+        limits = market[direction]
+        if not limits["min"] <= amount <= limits["max"]:
+            self.refuse(21010)
+
+    def check_channel(self, enum: str, code: str | None, *, country: str, pay_method: str | None = None) -> dict[str, Any]:
+        """A channel of the list `enum` that serves `country` (and `pay_method`), opened by the merchant."""
+        channel = self.runtime.channels(enum).get(code or "")
+        invalid = self.runtime.invalid_code(enum)
+        if channel is None or country not in channel["countries"]:
+            self.refuse(invalid)
+        if pay_method is not None and pay_method not in channel.get("payMethods", []):
+            self.refuse(invalid)
+        if code not in self.merchant.config.get("channels", {}).get(enum, []):
+            self.refuse(21005)
+        return channel
+
+    def check_daily_caps(self, tx: Tx, kinds: tuple[str, ...], currency: str, amount: int) -> None:
+        """The merchant's daily count cap (21027) and volume cap per currency (21022)."""
+        limits = self.merchant.config.get("limits", {})
+        count, volume = tx.day_totals(self.merchant.app_id, self.today, kinds, currency)
+        if "dailyCount" in limits and count + 1 > limits["dailyCount"]:
+            self.refuse(21027)
+        cap = limits.get("dailyVolume", {}).get(currency)
+        if cap is not None and volume + amount > cap:
+            self.refuse(21022)
+
+    def debit(self, tx: Tx, currency: str, amount: int, *, code: int = 21014) -> None:
+        """Hold `amount` of the available balance in frozen; refuse with `code` when short."""
+        try:
+            tx.move(self.merchant.app_id, currency, available=-amount, frozen=amount)
+        except Insufficient:
+            self.refuse(code)
+
+
+def new_id(kind: str) -> str:
+    prefix = {"refund": "rf_", "void": "v_", "token": "tk_", "proof": "pf_", "split": "sp_", "split_return": "sr_"}
+    return prefix.get(kind, "") + secrets.token_hex(18 if kind not in prefix else 12)
+
+
+def find_own(tx: Tx, call: Call, kind: str, ref: str, gateway_id: str | None, id_field: str) -> Record:
+    """A record by the merchant's id; the gateway's id, when given, must name the same one (21006)."""
+    record = tx.find(call.merchant.app_id, kind, ref)
+    if record is None or (gateway_id is not None and record.data.get(id_field) != gateway_id):
+        call.refuse(21006)
+    return record
+
+
+def by_gateway_id(tx: Tx, call: Call, record_id: str, kinds: tuple[str, ...]) -> Record:
+    record = tx.get(record_id)
+    if record is None or record.app_id != call.merchant.app_id or record.kind not in kinds:
+        call.refuse(21006)
+    return record
