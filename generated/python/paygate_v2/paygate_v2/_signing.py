@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,6 +44,41 @@ TIMESTAMP_FIELD = "timestamp"
 TIMESTAMP_TOLERANCE_MS = 300000
 
 
+_SAFE_INTEGER = 2**53 - 1
+
+
+def _needs_full_canonicalization(value: Any) -> bool:
+    """Whether `value` holds what only RFC 8785 proper writes right.
+
+    Without floats, non-ASCII keys (which sort by UTF-16 code units) or integers
+    beyond 2**53, RFC 8785's form is exactly what `json.dumps` writes with sorted
+    keys and no white space: the common case, several times faster.
+    """
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, item in node.items():
+                if not (isinstance(key, str) and key.isascii()):
+                    return True
+                stack.append(item)
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, int) and not isinstance(node, bool):
+            if not -_SAFE_INTEGER <= node <= _SAFE_INTEGER:
+                return True
+        elif not (node is None or isinstance(node, (str, bool))):
+            return True
+    return False
+
+
+def _canonical_json(value: Any) -> str:
+    """`value` in RFC 8785 form."""
+    if _needs_full_canonicalization(value):
+        return rfc8785.dumps(value).decode("utf-8")
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def _signed_fields(body: Mapping[str, Any]) -> dict[str, Any]:
     """Every top-level field but the signature, less the values that are left out."""
     return {
@@ -57,7 +93,7 @@ def canonical_string(body: Mapping[str, Any]) -> str:
 
     Raises ValueError for what JSON cannot carry exactly (NaN, integers beyond 2**53).
     """
-    return rfc8785.dumps(_signed_fields(body)).decode("utf-8")
+    return _canonical_json(_signed_fields(body))
 
 
 def string_to_sign(body: Mapping[str, Any], secret: str) -> str:

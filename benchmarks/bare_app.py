@@ -1,0 +1,16 @@
+"""The baseline for the simulator's throughput: a bare Starlette JSON endpoint on the same uvicorn."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+
+async def endpoint(request: Request) -> JSONResponse:
+    body = await request.json()
+    return JSONResponse({"code": 10000, "message": "Success", "data": {"echo": len(body)}})
+
+
+app = Starlette(routes=[Route("/{path:path}", endpoint, methods=["POST"])])

@@ -1,0 +1,162 @@
+"""Simulator throughput: a signed v2 mix against a bare Starlette JSON endpoint on the same uvicorn.
+
+Run: python benchmarks/bench_simulator.py [--requests N] [--connections C] [--workers 1 2]
+
+For each worker count, both servers get the same pre-built requests (creates,
+queries and refunds of collections, signed with the generated v2 signer) from
+the same load generator, so the ratio shows what the gateway's work costs:
+JSON parsing, signature check, model validation, SQLite, signed answers.
+Targets: the simulator at >= 40% of the bare endpoint's throughput on one
+worker, and 2 workers >= 1.5x one worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loadgen import Result, http_request, run  # noqa: E402
+
+from paygate_v2 import _signing  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+MIX = {"create": 0.4, "query": 0.4, "refund": 0.2}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(command: list[str], port: int, probe: str) -> Iterator[None]:
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.request("GET" if probe.startswith("/sandbox") else "POST", f"http://127.0.0.1:{port}{probe}", json={})
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise SystemExit(f"server did not start: {' '.join(command)}") from None
+                time.sleep(0.1)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def signed(fields: dict[str, Any], app_id: str, secret: str) -> bytes:
+    body = {**fields, "appId": app_id, "timestamp": str(int(time.time() * 1000))}
+    body["sign"] = _signing.sign(body, secret)
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def prepare(port: int, total: int) -> list[bytes]:
+    """A merchant, paid collections to query and refund, and the mixed request list."""
+    base = f"http://127.0.0.1:{port}"
+    with httpx.Client(base_url=base, timeout=30) as http:
+        merchant = http.post("/sandbox/merchants", json={"balances": {"PHP": 10**12}}).json()
+        app_id, secret = merchant["appId"], merchant["appSecret"]
+        pay_in = {
+            "amount": 150000,
+            "currency": "PHP",
+            "country": "PH",
+            "payMethod": "QR",
+            "walletCode": "GCASH",
+            "productName": "Plan",
+            # A closed local port: notifications fail fast instead of waiting on DNS.
+            "notifyUrl": "http://127.0.0.1:9/notify",
+        }
+        refunds = int(total * MIX["refund"])
+        paid = []
+        for i in range(refunds):
+            answer = http.post(
+                "/v2/collection/create", content=signed({**pay_in, "mchOrderId": f"seed-{i}"}, app_id, secret),
+                headers={"content-type": "application/json"},
+            ).json()
+            http.post(f"/sandbox/transactions/{answer['data']['transactionId']}/pay")
+            paid.append(answer["data"])
+    requests = []
+    for i in range(total):
+        kind = ("create", "query", "query", "create", "refund")[i % 5]
+        if kind == "create":
+            fields = {**pay_in, "mchOrderId": f"bench-{i}", "idempotencyId": f"idem-{i}"}
+            requests.append(http_request("/v2/collection/create", signed(fields, app_id, secret)))
+        elif kind == "query":
+            target = paid[i % len(paid)]
+            requests.append(http_request("/v2/collection/query", signed({"mchOrderId": target["mchOrderId"]}, app_id, secret)))
+        else:
+            target = paid[(i // 5) % len(paid)]
+            fields = {
+                "mchRefundOrderId": f"rf-{i}",
+                "transactionId": target["transactionId"],
+                "amount": 100,
+                "notifyUrl": "http://127.0.0.1:9/notify",
+                "idempotencyId": f"idem-rf-{i}",
+            }
+            requests.append(http_request("/v2/refund/create", signed(fields, app_id, secret)))
+    return requests
+
+
+def measure(workers: int, total: int, connections: int, folder: Path) -> tuple[Result, Result]:
+    port = free_port()
+    simulator = [
+        sys.executable, "-m", "generator", "serve", "--port", str(port), "--workers", str(workers),
+        "--db", str(folder / f"bench-{workers}.db"), "--log-level", "warning", "--processing-ms", "60000",
+    ]  # fmt: skip
+    with serving(simulator, port, "/sandbox/clock"):
+        requests = prepare(port, total)
+        ours = asyncio.run(run("127.0.0.1", port, requests, connections))
+    bare_port = free_port()
+    bare = [
+        sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", str(ROOT / "benchmarks"), "--port", str(bare_port),
+        "--workers", str(workers), "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
+    with serving(bare, bare_port, "/"):
+        baseline = asyncio.run(run("127.0.0.1", bare_port, requests, connections))
+    return ours, baseline
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=6000)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+    rates = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for workers in args.workers:
+            ours, baseline = measure(workers, args.requests, args.connections, Path(tmp))
+            rates[workers] = ours.rate
+            print(baseline.line(f"bare Starlette endpoint, {workers} worker(s)"))
+            print(ours.line(f"simulator, signed v2 mix, {workers} worker(s)"))
+            ratio = ours.rate / baseline.rate
+            verdict = f"target >= 0.40: {'met' if ratio >= 0.4 else 'MISSED'}" if workers == 1 else ""
+            print(f"{'ratio simulator/bare':<42} {ratio:8.2f}   {verdict}")
+            if set(ours.statuses) != {200}:
+                print(f"  non-200 answers: {ours.statuses}")
+    if 1 in rates and 2 in rates:
+        scale = rates[2] / rates[1]
+        print(f"{'ratio 2 workers/1 worker (simulator)':<42} {scale:8.2f}   target >= 1.50: {'met' if scale >= 1.5 else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
