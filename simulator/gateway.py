@@ -88,7 +88,7 @@ class Gateway:
         if op.file_fields:
             if kind != "multipart/form-data":
                 return unreadable
-            parsed = await _form(request, op.file_fields)
+            parsed = await _form(request, bytes(raw), op.file_fields)
             if parsed is None:
                 return unreadable
             body, files = parsed
@@ -179,8 +179,7 @@ class Gateway:
                 model = op.request_model.model_validate_json(json.dumps(_integral(body)), strict=True)
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
-            field = str(first["loc"][0]) if first["loc"] else None
-            raise Refusal(op.invalid_code(field)) from None
+            raise Refusal(op.invalid_code(first["loc"])) from None
         # File contents stay bytes, beside the params (`Call.files`), never serialized.
         files = {
             name for name, field in op.request_model.model_fields.items() if (field.alias or name) in op.file_fields
@@ -266,9 +265,15 @@ def _holds(body: dict[str, Any], pattern: Any) -> bool:
     return False
 
 
-async def _form(request: Request, file_fields: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, bytes]] | None:
+async def _form(
+    request: Request, raw: bytes, file_fields: tuple[str, ...]
+) -> tuple[dict[str, Any], dict[str, bytes]] | None:
+    async def replay() -> dict[str, Any]:
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    # The body was already read (to enforce the size limit): parse it from memory.
     try:
-        form = await request.form(max_files=len(file_fields), max_fields=64)
+        form = await Request(request.scope, replay).form(max_files=len(file_fields), max_fields=64)
     except Exception:  # noqa: BLE001 - any form the parser refuses is unreadable
         return None
     fields: dict[str, Any] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -25,15 +26,31 @@ PARAM_ERROR = 21002
 @dataclass(frozen=True)
 class OperationRuntime:
     operation: Operation
+    model: ApiModel
     request_model: type[BaseModel]
     data_model: type[BaseModel]
-    invalid_codes: dict[str, int]
     codes: frozenset[int]
     file_fields: tuple[str, ...]
 
-    def invalid_code(self, field_name: str | None) -> int:
-        """The code for a missing or invalid `field_name` (x-invalid-code, else 21002)."""
-        return self.invalid_codes.get(field_name or "", PARAM_ERROR)
+    def invalid_code(self, location: str | Sequence[str | int]) -> int:
+        """The code for a missing or invalid field: the deepest `x-invalid-code` on its path, else 21002.
+
+        `location` is a top-level field name, or a validation error's location such as
+        ("receivers", 0, "amount").
+        """
+        path = (location,) if isinstance(location, str) else tuple(location)
+        code = PARAM_ERROR
+        schema: dict[str, Any] = {"$ref": f"#/components/schemas/{self.operation.request_schema}"}
+        for step in path:
+            if isinstance(step, int):
+                schema = self.model.resolve(schema).get("items", {})
+                continue
+            found = next((f for f in self.model.properties(schema) if f.name == step), None)
+            if found is None:
+                break
+            schema = found.schema
+            code = _declared_code(self.model, schema) or code
+        return code
 
 
 @dataclass
@@ -106,23 +123,24 @@ def _version_runtime(model: ApiModel, package: str) -> VersionRuntime:
     for op in model.operations:
         runtime.operations[op.path] = OperationRuntime(
             operation=op,
+            model=model,
             request_model=getattr(models, op.request_schema),
             data_model=getattr(models, op.data_schema or ""),
-            invalid_codes=_invalid_codes(model, op.request_schema),
             codes=frozenset(op.result_codes),
             file_fields=model.file_fields(op.request_schema),
         )
     return runtime
 
 
-def _invalid_codes(model: ApiModel, schema_name: str) -> dict[str, int]:
-    codes = {}
-    for f in model.fields(schema_name):
-        schema = f.schema
+def _declared_code(model: ApiModel, schema: dict[str, Any]) -> int | None:
+    """The `x-invalid-code` of a schema or of the first schema it refers to that has one."""
+    while True:
         code = schema.get("x-invalid-code")
-        while code is None and "$ref" in schema:
-            schema = model.resolve({"$ref": schema["$ref"]})
-            code = schema.get("x-invalid-code")
         if code is not None:
-            codes[f.name] = int(code)
-    return codes
+            return int(code)
+        if "$ref" not in schema:
+            return None
+        node: Any = model.document
+        for token in schema["$ref"][2:].split("/"):
+            node = node[token]
+        schema = node

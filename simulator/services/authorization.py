@@ -154,7 +154,9 @@ def expire_token(tx: Tx, runtime: Runtime, record: Record, now_ms: int) -> None:
         tx.update(record)
 
 
-def _end(tx: Tx, version: VersionRuntime, record: Record, status: str, now_ms: int, *, due_ms: int | None = None) -> None:
+def _end(
+    tx: Tx, version: VersionRuntime, record: Record, status: str, now_ms: int, *, due_ms: int | None = None
+) -> None:
     """Move a token to `status` and notify it (`authorization.<status>`)."""
     record.status = status
     record.data["tokenStatus"] = status

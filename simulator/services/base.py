@@ -95,17 +95,41 @@ class Call:
             raise LookupError(f"{self.op.operation.operation_id}: documents no single duplicate code ({codes})")
         return codes.pop()
 
+    def idempotency_key(self) -> str | None:
+        idempotency = self.version.model.idempotency
+        if idempotency is None or not self.op.operation.idempotent:
+            return None
+        key = self.params.get(idempotency.field)
+        return key if isinstance(key, str) else None
+
+    def refuse_replayed_key(self, tx: Tx) -> None:
+        """21015, with the earlier result, for an `idempotencyId` used within the window."""
+        idempotency = self.version.model.idempotency
+        key = self.idempotency_key()
+        if key is None or idempotency is None:
+            return
+        earlier = tx.idempotent_record(self.merchant.app_id, key, self.now_ms - idempotency.window_hours * 3_600_000)
+        if earlier is not None:
+            self.refuse(idempotency.code, earlier.data)
+
+    def refuse_repeat(self, tx: Tx, kind: str, ref: str) -> None:
+        """What a repeated create meets first: its own earlier result.
+
+        A client that lost a create's answer sends it again. The repeat must be
+        told about the first request (21015 with its data, or the duplicate-id code)
+        before any rule whose outcome the first request itself changed: the balance
+        it debited, the daily caps it counted, the PROCESSING refund it created.
+        """
+        self.refuse_replayed_key(tx)
+        if tx.find(self.merchant.app_id, kind, ref) is not None:
+            self.refuse(self.duplicate_code())
+
     def create(self, tx: Tx, record: Record) -> Record:
         """Insert a new record, answering the idempotency and duplicate-id rules first."""
-        idempotency = self.version.model.idempotency
-        key = self.params.get(idempotency.field) if idempotency and self.op.operation.idempotent else None
-        if key is not None and idempotency is not None:
-            window = self.now_ms - idempotency.window_hours * 3600 * 1000
-            earlier = tx.idempotent_record(self.merchant.app_id, key, window)
-            if earlier is not None:
-                self.refuse(idempotency.code, earlier.data)
+        self.refuse_replayed_key(tx)
         if not tx.insert(record):
             self.refuse(self.duplicate_code())
+        key = self.idempotency_key()
         if key is not None:
             tx.remember_key(self.merchant.app_id, key, record.id, self.now_ms)
         return record
@@ -173,7 +197,8 @@ class Call:
 
 
 def new_id(kind: str) -> str:
-    prefix = {"refund": "rf_", "void": "v_", "token": "tk_", "proof": "pf_", "split": "sp_", "split_return": "sr_"}
+    # The prefixes of the spec's examples, so ids read alike in docs and in the sandbox.
+    prefix = {"refund": "r_", "void": "v_", "token": "tok_", "proof": "prf_", "split": "spl_", "split_return": "ret_"}
     return prefix.get(kind, "") + secrets.token_hex(18 if kind not in prefix else 12)
 
 

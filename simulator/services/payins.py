@@ -30,6 +30,7 @@ PAY_INS = ("cashier", "collection")
 @service("createCollection")
 def create_collection(call: Call, tx: Tx) -> dict[str, Any]:
     p = call.params
+    call.refuse_repeat(tx, "collection", p["mchOrderId"])
     country, currency, amount, method = p["country"], p["currency"], p["amount"], p["payMethod"]
     call.check_market(country, currency, amount, "payIn")
     token: Record | None = None
@@ -86,6 +87,7 @@ def create_collection(call: Call, tx: Tx) -> dict[str, Any]:
 @service("createCashierOrder")
 def create_cashier_order(call: Call, tx: Tx) -> dict[str, Any]:
     p = call.params
+    call.refuse_repeat(tx, "cashier", p["mchOrderId"])
     country, currency, amount = p["country"], p["currency"], p["amount"]
     call.check_market(country, currency, amount, "payIn")
     methods = p.get("payMethods")
@@ -195,6 +197,7 @@ def _close(call: Call, tx: Tx, kind: str) -> dict[str, Any]:
 @service("voidCollection")
 def void_collection(call: Call, tx: Tx) -> dict[str, Any]:
     p = call.params
+    call.refuse_repeat(tx, "void", p["mchVoidOrderId"])
     original = by_gateway_id(tx, call, p["transactionId"], ("collection",))
     if original.status == "VOIDED":
         call.refuse(21504)

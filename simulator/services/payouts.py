@@ -18,7 +18,6 @@ from ..runtime import Runtime, VersionRuntime
 from ..store import Record, Tx
 from ..worker import on_due
 from .base import Call, find_own, service
-from .replays import refuse_repeat
 
 KIND = "disbursement"
 # Which code field a transfer code's `destination` needs, and the channel list it names.
@@ -29,7 +28,7 @@ DESTINATIONS = {"BANK": ("BankCode", "bankCode"), "WALLET": ("WalletCode", "wall
 def create_disbursement(call: Call, tx: Tx) -> dict[str, Any]:
     p = call.params
     country, currency, amount = p["country"], p["currency"], p["amount"]
-    refuse_repeat(call, tx, KIND, p["mchOrderId"])
+    call.refuse_repeat(tx, KIND, p["mchOrderId"])
     call.check_market(country, currency, amount, "payout")
     field = _payout_channels(call, p.get("transferCode"), country)
     failed_code = call.respond_to_test_value()

@@ -58,10 +58,9 @@ def upload_relationship_proof(call: Call, tx: Tx) -> dict[str, Any]:
         "fileSha256": hashlib.sha256(content).hexdigest(),
         "uploadTime": call.now,
     }
-    record = call.new_record(
-        "proof", proof_id, {**data, "_id": proof_id}, status="STORED", meta={"content": base64.b64encode(content).decode()}
-    )
-    record.data = data
+    meta = {"content": base64.b64encode(content).decode()}
+    record = call.new_record("proof", proof_id, data, status="STORED", meta=meta)
+    record.id = proof_id
     call.create(tx, record)
     return record.data
 
@@ -187,7 +186,7 @@ def split_figures(tx: Tx, collection: Record) -> dict[str, Any]:
 @service("createSplit")
 def create_split(call: Call, tx: Tx) -> dict[str, Any]:
     p = call.params
-    refuse_repeats(call, tx, "split", p["mchSplitOrderId"])
+    call.refuse_repeat(tx, "split", p["mchSplitOrderId"])
     collection = by_gateway_id(tx, call, p["transactionId"], ("collection",))
     if not splittable(collection):
         call.refuse(21023)
@@ -199,8 +198,7 @@ def create_split(call: Call, tx: Tx) -> dict[str, Any]:
         if share.get("description"):
             descriptions.setdefault(receiver_ref(*key), []).append(share["description"])
     for kind, account in shares:
-        receiver = tx.find(call.merchant.app_id, "receiver", receiver_ref(kind, account))
-        if receiver is None:
+        if tx.find(call.merchant.app_id, "receiver", receiver_ref(kind, account)) is None:
             call.refuse(21006)
     total = sum(shares.values())
     if total > split_figures(tx, collection)["unsplitAmount"]:
@@ -215,7 +213,13 @@ def create_split(call: Call, tx: Tx) -> dict[str, Any]:
         "currency": currency,
         "splitOrderStatus": "PROCESSING",
         "details": [
-            {"receiverType": kind, "receiverAccount": account, "amount": amount, "returnedAmount": 0, "detailStatus": "PENDING"}
+            {
+                "receiverType": kind,
+                "receiverAccount": account,
+                "amount": amount,
+                "returnedAmount": 0,
+                "detailStatus": "PENDING",
+            }
             for (kind, account), amount in shares.items()
         ],
         "createTime": call.now,
@@ -284,7 +288,7 @@ def _share_failure(tx: Tx, detail: dict[str, Any]) -> int | None:
 @service("createSplitReturn")
 def create_split_return(call: Call, tx: Tx) -> dict[str, Any]:
     p = call.params
-    refuse_repeats(call, tx, "split_return", p["mchReturnOrderId"])
+    call.refuse_repeat(tx, "split_return", p["mchReturnOrderId"])
     split = by_gateway_id(tx, call, p["splitOrderId"], ("split",))
     detail = _detail(split, p["receiverAccount"])
     if detail is None:
@@ -376,23 +380,3 @@ def process_split_return(tx: Tx, runtime: Runtime, record: Record, now_ms: int) 
         record.status = "FAILED"
         record.data.update(returnStatus="FAILED", finishTime=time, failedCode=code, failedMessage=version.message(code))
     tx.update(record)
-
-
-# Shared -------------------------------------------------------------------------------------------
-
-
-def refuse_repeats(call: Call, tx: Tx, kind: str, ref: str) -> None:
-    """A reused idempotencyId (21015, with what it created) or merchant id (21007), before any other rule.
-
-    Checked first so that a retry of a create that went through learns so, rather than meeting
-    the rules its own first attempt changed the answer of (the unsplit amount, the share left).
-    """
-    idempotency = call.version.model.idempotency
-    key = call.params.get(idempotency.field) if idempotency and call.op.operation.idempotent else None
-    if key is not None and idempotency is not None:
-        window = call.now_ms - idempotency.window_hours * 3600 * 1000
-        earlier = tx.idempotent_record(call.merchant.app_id, key, window)
-        if earlier is not None:
-            call.refuse(idempotency.code, earlier.data)
-    if tx.find(call.merchant.app_id, kind, ref) is not None:
-        call.refuse(call.duplicate_code())

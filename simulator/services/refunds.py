@@ -19,7 +19,6 @@ from ..store import Record, Tx
 from ..worker import on_due
 from .base import Call, by_gateway_id, find_own, service
 from .payins import PAY_INS
-from .replays import refuse_replayed_idempotency_id
 
 KIND = "refund"
 REFUND_WINDOW_MS = 60 * 86_400_000
@@ -31,7 +30,7 @@ def create_refund(call: Call, tx: Tx) -> dict[str, Any]:
     p = call.params
     amount = p["amount"]
     # A repeat of a create whose answer was lost is told so before any rule the first one changed.
-    refuse_replayed_idempotency_id(call, tx)
+    call.refuse_replayed_key(tx)
     earlier = tx.find(call.merchant.app_id, KIND, p["mchRefundOrderId"])
     if earlier is not None:
         call.refuse(21401 if earlier.status == "PROCESSING" else 21407)

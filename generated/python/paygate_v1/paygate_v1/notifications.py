@@ -12,8 +12,7 @@
         handle(event)                           # idempotently: delivery is at least once
         return 200, ACK
 
-Verification checks the signature in constant time, that this exact notification was not
-verified before, and that its event is known; only then is it parsed into its
+Verification checks the signature in constant time, and that its event is known; only then is it parsed into its
 typed model. `sign_notification` makes signed notifications for your tests.
 """
 
@@ -21,7 +20,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -31,7 +29,6 @@ from . import _signing, models
 from ._exceptions import (
     InvalidNotificationError,
     NotificationSignatureError,
-    ReplayedNotificationError,
     UnknownEventError,
 )
 
@@ -58,11 +55,11 @@ _EVENT_FIELD = "eventName"
 
 
 class NotificationVerifier:
-    """Verifies notifications for one merchant and remembers the ones it accepted.
+    """Verifies notifications for one merchant.
 
-    Remembering (up to `memory` notifications) refuses a replay of the very
-    same notification; the gateway signs every delivery afresh, so a genuine
-    redelivery is never refused.
+    A notification of this version carries no timestamp: a redelivery is
+    byte-identical to the first delivery, so a replay cannot be told from it.
+    Receivers must be idempotent (key on the product's id and `eventName`).
     """
 
     def __init__(
@@ -70,16 +67,13 @@ class NotificationVerifier:
         app_secret: str,
         *,
         tolerance_seconds: float = 300,
-        memory: int = 10_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not app_secret:
             raise ValueError("app_secret is required")
         self._app_secret = app_secret
         self.tolerance_seconds = tolerance_seconds
-        self._memory = memory
         self._clock = clock
-        self._seen: OrderedDict[str, None] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"NotificationVerifier(tolerance_seconds={self.tolerance_seconds})"
@@ -89,14 +83,7 @@ class NotificationVerifier:
         payload = _payload(body)
         if not _signing.verify(payload, self._app_secret):
             raise NotificationSignatureError("the notification's signature is missing or wrong")
-        signature = str(payload[_signing.SIGN_FIELD])
-        if signature in self._seen:
-            raise ReplayedNotificationError("this notification was verified before")
-        event = _parse(payload)
-        self._seen[signature] = None
-        if len(self._seen) > self._memory:
-            self._seen.popitem(last=False)
-        return event
+        return _parse(payload)
 
 
 def verify_notification(

@@ -1550,9 +1550,12 @@ class ProofUploadForm(BaseModel):
     7.1 关系证明文件上传 (multipart/form-data). The signature covers the form fields and, in place of the file, the lowercase hex SHA-256 of its bytes under the name `file`. PDF, PNG or JPEG, at most 512 KiB (the whole body stays under the gateway's 1 MiB limit).
     """
 
-    file: Annotated[bytes, Field(json_schema_extra={"contentMediaType": "application/octet-stream"})]
+    file: Annotated[
+        bytes,
+        Field(json_schema_extra={"contentMediaType": "application/octet-stream"}, max_length=524288, min_length=1),
+    ]
     """
-    The proof document.
+    The proof document, 1 byte to 512 KiB.
     """
     relation_type: Annotated[RelationType, Field(alias="relationType")]
 

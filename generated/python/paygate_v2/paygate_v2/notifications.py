@@ -67,8 +67,8 @@ class NotificationVerifier:
     """Verifies notifications for one merchant and remembers the ones it accepted.
 
     Remembering (up to `memory` notifications) refuses a replay of the very
-    same notification; the gateway signs every delivery afresh, so a genuine
-    redelivery is never refused.
+    same notification; the gateway signs every delivery afresh, with a new
+    timestamp, so a genuine redelivery is never refused.
     """
 
     def __init__(
@@ -83,8 +83,8 @@ class NotificationVerifier:
             raise ValueError("app_secret is required")
         self._app_secret = app_secret
         self.tolerance_seconds = tolerance_seconds
-        self._memory = memory
         self._clock = clock
+        self._memory = memory
         self._seen: OrderedDict[str, None] = OrderedDict()
 
     def __repr__(self) -> str:

@@ -65,7 +65,8 @@ class DisbursementsResource(SyncAPIResource):
         integer, or the daily volume or count cap is reached; 21014 `available` is short;
         21011, 21023 the channel side failed. A `currency` that is not the country's answers
         21017. In v1, an `accountName`, `notifyUrl` or `remark` whose value holds `&` and
-        `=`, as the v1 signature cannot tell it from another field (`x-signature`).
+        `=` answers 21002, as the v1 signature cannot tell it from another field
+        (`x-signature`).
 
         Args:
             mch_order_id: An id the merchant chooses for its own record (mchOrderId and its kin);
@@ -218,7 +219,8 @@ class AsyncDisbursementsResource(AsyncAPIResource):
         integer, or the daily volume or count cap is reached; 21014 `available` is short;
         21011, 21023 the channel side failed. A `currency` that is not the country's answers
         21017. In v1, an `accountName`, `notifyUrl` or `remark` whose value holds `&` and
-        `=`, as the v1 signature cannot tell it from another field (`x-signature`).
+        `=` answers 21002, as the v1 signature cannot tell it from another field
+        (`x-signature`).
 
         Args:
             mch_order_id: An id the merchant chooses for its own record (mchOrderId and its kin);

@@ -88,7 +88,7 @@ class ProfitSharingResource(SyncAPIResource):
         another; no money moves.
 
         Args:
-            file: The proof document.
+            file: The proof document, 1 byte to 512 KiB.
             relation_type: 分账关系类型 - how a receiver relates to the merchant (分账相关枚举); proven by an
                 uploaded file.
 
@@ -528,7 +528,7 @@ class AsyncProfitSharingResource(AsyncAPIResource):
         another; no money moves.
 
         Args:
-            file: The proof document.
+            file: The proof document, 1 byte to 512 KiB.
             relation_type: 分账关系类型 - how a receiver relates to the merchant (分账相关枚举); proven by an
                 uploaded file.
 
