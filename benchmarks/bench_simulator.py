@@ -28,9 +28,9 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loadgen import Result, http_request, run  # noqa: E402
+from loadgen import Result, http_request, run
 
-from paygate_v2 import _signing  # noqa: E402
+from paygate_v2 import _signing
 
 ROOT = Path(__file__).resolve().parent.parent
 MIX = {"create": 0.4, "query": 0.4, "refund": 0.2}
@@ -46,12 +46,16 @@ def free_port() -> int:
 
 @contextmanager
 def serving(command: list[str], port: int, probe: str) -> Iterator[None]:
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ)
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                httpx.request("GET" if probe.startswith("/sandbox") else "POST", f"http://127.0.0.1:{port}{probe}", json={})
+                httpx.request(
+                    "GET" if probe.startswith("/sandbox") else "POST", f"http://127.0.0.1:{port}{probe}", json={}
+                )
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline or process.poll() is not None:
@@ -89,7 +93,8 @@ def prepare(port: int, total: int) -> list[bytes]:
         paid = []
         for i in range(refunds):
             answer = http.post(
-                "/v2/collection/create", content=signed({**pay_in, "mchOrderId": f"seed-{i}"}, app_id, secret),
+                "/v2/collection/create",
+                content=signed({**pay_in, "mchOrderId": f"seed-{i}"}, app_id, secret),
                 headers={"content-type": "application/json"},
             ).json()
             http.post(f"/sandbox/transactions/{answer['data']['transactionId']}/pay")
@@ -102,7 +107,9 @@ def prepare(port: int, total: int) -> list[bytes]:
             requests.append(http_request("/v2/collection/create", signed(fields, app_id, secret)))
         elif kind == "query":
             target = paid[i % len(paid)]
-            requests.append(http_request("/v2/collection/query", signed({"mchOrderId": target["mchOrderId"]}, app_id, secret)))
+            requests.append(
+                http_request("/v2/collection/query", signed({"mchOrderId": target["mchOrderId"]}, app_id, secret))
+            )
         else:
             target = paid[(i // 5) % len(paid)]
             fields = {
@@ -127,8 +134,8 @@ def measure(workers: int, total: int, connections: int, folder: Path) -> tuple[R
         ours = asyncio.run(run("127.0.0.1", port, requests, connections))
     bare_port = free_port()
     bare = [
-        sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", str(ROOT / "benchmarks"), "--port", str(bare_port),
-        "--workers", str(workers), "--log-level", "warning", "--no-access-log",
+        sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", str(ROOT / "benchmarks"),
+        "--port", str(bare_port), "--workers", str(workers), "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
     with serving(bare, bare_port, "/"):
         baseline = asyncio.run(run("127.0.0.1", bare_port, requests, connections))
@@ -155,7 +162,8 @@ def main() -> None:
                 print(f"  non-200 answers: {ours.statuses}")
     if 1 in rates and 2 in rates:
         scale = rates[2] / rates[1]
-        print(f"{'ratio 2 workers/1 worker (simulator)':<42} {scale:8.2f}   target >= 1.50: {'met' if scale >= 1.5 else 'MISSED'}")
+        verdict = "met" if scale >= 1.5 else "MISSED"
+        print(f"{'ratio 2 workers/1 worker (simulator)':<42} {scale:8.2f}   target >= 1.50: {verdict}")
 
 
 if __name__ == "__main__":

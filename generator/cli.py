@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING
 
 from . import freshness
 from .config import Config, ConfigError, VersionConfig, find_config
-from .problems import SpecError
+from .problems import Location, Problem, SpecError
 
 if TYPE_CHECKING:
+    import jinja2
+
     from .model import ApiModel
     from .output import OutputTree
 
@@ -60,15 +62,48 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--templates", type=Path, metavar="DIR", help="templates that override the built-in ones")
     generate.set_defaults(run=_generate)
 
+    diff = commands.add_parser("diff", help="print what changed between two specs, each change breaking or not")
+    diff.add_argument(
+        "specs",
+        nargs="+",
+        metavar="SPEC",
+        help="OLD and NEW: version names, spec folders or bundles; with --git-ref, NEW alone",
+    )
+    diff.add_argument("--git-ref", metavar="REF", help="take OLD from the same spec path at this commit")
+    diff.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    diff.add_argument("--fail-on-breaking", action="store_true", help="exit 1 when any change is breaking")
+    diff.set_defaults(run=_diff)
+
+    docs = commands.add_parser("docs", help="write the HTML reference of each version under generated/docs/")
+    docs.add_argument("versions", nargs="*", metavar="VERSION")
+    docs.add_argument("--check", action="store_true", help="write nothing; exit 1 listing stale files")
+    docs.add_argument("--templates", type=Path, metavar="DIR", help="templates that override the built-in ones")
+    docs.set_defaults(run=_docs)
+
     serve = commands.add_parser("serve", help="run the sandbox gateway (both versions) on one address")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--db", default="payspec-sandbox.db", help="SQLite file (default: %(default)s), or :memory:")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (they share the --db file)")
-    serve.add_argument("--time-scale", type=float, default=1.0, help="multiply notification retry delays (0.001: tests)")
+    serve.add_argument(
+        "--time-scale", type=float, default=1.0, help="multiply notification retry delays and timeouts (0.001: tests)"
+    )
     serve.add_argument("--processing-ms", type=int, default=2000, help="how long payouts and refunds stay PENDING")
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(run=_serve)
+
+    fuzz = commands.add_parser("fuzz", help="contract-test the simulator (or --url, a live sandbox) with schemathesis")
+    fuzz.add_argument("--api", required=True, metavar="VERSION", help="the API version to test (v1, v2)")
+    fuzz.add_argument("--url", help="a running gateway; default: start the simulator in this process")
+    fuzz.add_argument("--app-id", help="the merchant to test with, on --url")
+    fuzz.add_argument("--secret", help="that merchant's app secret")
+    fuzz.add_argument("--seed", type=int, help="hypothesis seed, for a reproducible run")
+    fuzz.add_argument("--max-examples", type=int, default=100, help="test cases per operation and phase")
+    fuzz.add_argument("--workers", type=int, default=1, help="concurrent schemathesis workers")
+    fuzz.add_argument("--phases", default="examples,coverage,fuzzing,stateful", help="schemathesis phases to run")
+    fuzz.add_argument("--max-time", type=int, help="time budget in seconds for the whole run")
+    fuzz.add_argument("--junit", type=Path, metavar="PATH", help="write a JUnit XML report")
+    fuzz.set_defaults(run=_fuzz)
     return parser
 
 
@@ -160,16 +195,19 @@ def _generate(args: argparse.Namespace) -> int:
 
     import jinja2
 
+    from .emitters.docs import emit_docs
     from .emitters.python_sdk import SdkError, emit_python_sdk
     from .emitters.spec import emit_spec
     from .output import OutputTree
-    from .render import environment
+    from .render import environment, html_environment
 
     env = environment(args.templates)
     tree = OutputTree(config.output)
     inputs = [config.root / "pyproject.toml", *freshness.toolkit_files(template_dirs)]
-    for version, model in _load_all(config, args.versions):
+    loaded = _load_all(config, args.versions)
+    for version, model in loaded:
         emit_spec(model, version.spec, tree)
+        emit_docs(model, html_environment(args.templates), tree)
         spec = version.spec.resolve()
         label = spec.relative_to(config.root).as_posix() if spec.is_relative_to(config.root) else version.name
         try:
@@ -177,10 +215,128 @@ def _generate(args: argparse.Namespace) -> int:
         except (SdkError, jinja2.TemplateError) as exc:
             raise ConfigError(f"{version.name}: cannot generate the SDK: {exc}") from exc
         inputs += model.sources
+    _emit_changelog(config, loaded, env, tree)
     status = _finish(tree, args.check)
     if status == 0:
         freshness.save(record, inputs, tree.files, tree.owned)
     return status
+
+
+def _emit_changelog(
+    config: Config, loaded: list[tuple[VersionConfig, ApiModel]], env: jinja2.Environment, tree: OutputTree
+) -> None:
+    """The changelog from the first to the last configured version, when both were generated."""
+    from .emitters.changelog import emit_changelog
+
+    models = {version.name: model for version, model in loaded}
+    first, last = config.versions[0].name, config.versions[-1].name
+    if first != last and first in models and last in models:
+        emit_changelog(models[first], models[last], env, tree)
+
+
+def _diff(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from .diff import breaking, diff
+    from .emitters.changelog import render_json, render_markdown
+    from .loader import load_published
+    from .render import environment
+
+    wanted = 1 if args.git_ref else 2
+    if len(args.specs) != wanted:
+        raise ConfigError("give NEW alone with --git-ref" if args.git_ref else "give two specs: OLD NEW")
+    targets = _targets(_optional_config(), args.specs)
+    with tempfile.TemporaryDirectory(prefix="payspec-diff-") as scratch:
+        if args.git_ref:
+            name, path = targets[0]
+            targets = [(f"{name}@{args.git_ref}", _at_commit(path, args.git_ref, Path(scratch))), (name, path)]
+        # A diff reads specs as they are (`payspec validate` judges them), so that an old
+        # commit's spec that today's checks would refuse can still be compared.
+        try:
+            old, new = (load_published(path, name) for name, path in targets)
+        except SpecError as exc:
+            raise SpecError([_at_ref(p, Path(scratch), args.git_ref) for p in exc.problems]) from exc
+    changes = diff(old, new)
+    render = render_json if args.json else render_markdown
+    print(render(old, new, changes, environment()), end="")
+    return 1 if args.fail_on_breaking and breaking(changes) else 0
+
+
+def _at_commit(path: Path, ref: str, scratch: Path) -> Path:
+    """The spec at `path` as it was at commit `ref`, extracted with the rest of its tree into `scratch`."""
+    import io
+    import shutil
+    import subprocess
+    import tarfile
+
+    git = shutil.which("git")
+    if git is None:
+        raise ConfigError("--git-ref needs git, which is not on PATH")
+    if ref.startswith("-"):
+        raise ConfigError(f"--git-ref {ref}: not a commit")
+    folder = path.resolve() if path.is_dir() else path.resolve().parent
+    top = subprocess.run([git, "-C", str(folder), "rev-parse", "--show-toplevel"], capture_output=True, text=True)
+    if top.returncode != 0:
+        raise ConfigError(f"{path}: not in a git work tree")
+    root = Path(top.stdout.strip()).resolve()
+    archive = subprocess.run([git, "-C", str(root), "archive", "--format=tar", ref], capture_output=True)
+    if archive.returncode != 0:
+        raise ConfigError(f"--git-ref {ref}: {archive.stderr.decode(errors='replace').strip()}")
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(scratch, filter="data")
+    old = scratch / path.resolve().relative_to(root)
+    if not old.exists():
+        raise ConfigError(f"{path.resolve().relative_to(root)}: not in commit {ref}")
+    return old
+
+
+def _at_ref(problem: Problem, scratch: Path, ref: str | None) -> Problem:
+    """A problem of a spec extracted from a commit, located as `REF:path` instead of in the scratch folder."""
+    location = problem.location
+    if ref is None or location is None or not location.file.is_relative_to(scratch):
+        return problem
+    where = Path(f"{ref}:{location.file.relative_to(scratch).as_posix()}")
+    return Problem(Location(where, location.line), problem.where, problem.message)
+
+
+def _docs(args: argparse.Namespace) -> int:
+    import jinja2
+
+    from .emitters.docs import emit_docs
+    from .output import OutputTree
+    from .render import html_environment
+
+    config = find_config()
+    env = html_environment(args.templates)
+    tree = OutputTree(config.output)
+    for _, model in _load_all(config, args.versions):
+        try:
+            emit_docs(model, env, tree)
+        except jinja2.TemplateError as exc:
+            raise ConfigError(f"{model.name}: cannot write the docs: {exc}") from exc
+    return _finish(tree, args.check)
+
+
+def _fuzz(args: argparse.Namespace) -> int:
+    from .contract.runner import FuzzOptions, fuzz
+
+    options = FuzzOptions(
+        version=args.api,
+        url=args.url,
+        app_id=args.app_id,
+        secret=args.secret,
+        seed=args.seed,
+        max_examples=args.max_examples,
+        workers=args.workers,
+        phases=args.phases,
+        junit=args.junit,
+        max_time=args.max_time,
+    )
+    config = find_config()
+    _version(config, args.api)
+    if args.url and not (args.app_id and args.secret):
+        raise ConfigError("--url needs --app-id and --secret of a merchant of that sandbox")
+    return fuzz(config, options)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ for emitters that write or serve the spec as it is.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -225,13 +226,53 @@ class ApiModel:
 
     def fields(self, schema_name: str) -> tuple[Field, ...]:
         """The properties of an object schema, through allOf, in declaration order."""
+        return self.properties(self.schemas[schema_name])
+
+    def properties(self, schema: dict[str, Any]) -> tuple[Field, ...]:
+        """The properties of any object schema (named, referenced or inline), through allOf."""
         collected: dict[str, Field] = {}
-        self._collect(self.schemas[schema_name], collected, set())
+        self._collect(schema, collected, set())
         return tuple(collected.values())
 
     def file_fields(self, schema_name: str) -> tuple[str, ...]:
         """The properties of a multipart body that carry file bytes."""
         return tuple(f.name for f in self.fields(schema_name) if self.resolve(f.schema).get("format") == "binary")
+
+    @property
+    def parameter_error_code(self) -> int:
+        """The result code named PARAM_ERROR: what a bad field answers unless its type says otherwise."""
+        return next(c.value for c in self.result_codes() if c.name == "PARAM_ERROR")
+
+    def invalid_code(self, schema_name: str, path: Sequence[str | int]) -> int:
+        """The code for a missing or invalid field of a request body, by its path ("receivers", 0, "amount").
+
+        The deepest `x-invalid-code` declared along the path wins; a field whose
+        types declare none answers the parameter error code.
+        """
+        code = self.parameter_error_code
+        schema: dict[str, Any] = {"$ref": f"#/components/schemas/{schema_name}"}
+        for step in path:
+            if isinstance(step, int):
+                schema = self.resolve(schema).get("items", {})
+                continue
+            found = next((f for f in self.properties(schema) if f.name == step), None)
+            if found is None:
+                break
+            schema = found.schema
+            code = self._declared_invalid_code(schema) or code
+        return code
+
+    def _declared_invalid_code(self, schema: dict[str, Any]) -> int | None:
+        """`x-invalid-code` of a schema, or of the nearest schema it refers to that has one."""
+        while True:
+            if "x-invalid-code" in schema:
+                return int(schema["x-invalid-code"])
+            if not isinstance(schema.get("$ref"), str):
+                return None
+            node: Any = self.document
+            for token in parse_pointer(schema["$ref"][1:]):
+                node = node[token]
+            schema = node
 
     def _collect(self, schema: dict[str, Any], into: dict[str, Field], required: set[str]) -> None:
         schema = self.resolve(schema)

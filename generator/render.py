@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 
 BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -42,6 +43,32 @@ def environment(overrides: Path | None = None) -> jinja2.Environment:
         frozenset=frozenset_literal,
     )
     return env
+
+
+def html_environment(overrides: Path | None = None) -> jinja2.Environment:
+    """The environment of the HTML docs: autoescaped, so spec text can never become markup."""
+    search = [str(overrides)] if overrides else []
+    search.append(str(BUILTIN_TEMPLATES))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(search),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.jinja"), default=True),
+    )
+    env.filters.update(prose=prose)
+    return env
+
+
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def prose(text: str) -> markupsafe.Markup:
+    """Spec prose as HTML paragraphs: escaped first, then `code` spans marked up."""
+    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", str(text).strip()) if p.strip()]
+    html = [_CODE_SPAN.sub(r"<code>\1</code>", str(markupsafe.escape(p))) for p in paragraphs]
+    return markupsafe.Markup("".join(f"<p>{p}</p>" for p in html))  # noqa: S704 - escaped above
 
 
 def pyrepr(value: Any) -> str:

@@ -141,7 +141,37 @@ def check_conventions(bundle: Bundle) -> list[Problem]:
     for name, schema in schemas.items():
         for at, node in _walk_schema(schema, ("components", "schemas", name)):
             _check_schema_node(bundle, at, node, problems)
+    common = set(doc.get("x-result-codes") or ())
+    for path, _, operation in iter_operations(doc):
+        documented = common | set(operation.get("x-result-codes") or ())
+        body, _ = _deref(doc, operation.get("requestBody"), ())
+        for content in ((body or {}).get("content") or {}).values() if isinstance(body, dict) else ():
+            missing = _invalid_codes(doc, content.get("schema", {}), set()) - documented
+            if missing:
+                where = ("paths", path, "post", "x-result-codes")
+                problems.append(
+                    _problem(bundle, where, f"a field's x-invalid-code is not documented: {sorted(missing)}")
+                )
     return problems
+
+
+def _invalid_codes(doc: dict[str, Any], schema: Any, seen: set[str]) -> set[int]:
+    """Every `x-invalid-code` a request body's fields can answer with."""
+    if not isinstance(schema, dict):
+        return set()
+    codes = {int(schema["x-invalid-code"])} if "x-invalid-code" in schema else set()
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref not in seen:
+        target, _ = _deref(doc, schema, ())
+        codes |= _invalid_codes(doc, target, seen | {ref})
+    for key in ("allOf", "anyOf", "oneOf"):
+        for part in schema.get(key, []):
+            codes |= _invalid_codes(doc, part, seen)
+    for child in (schema.get("properties") or {}).values():
+        codes |= _invalid_codes(doc, child, seen)
+    if "items" in schema:
+        codes |= _invalid_codes(doc, schema["items"], seen)
+    return codes
 
 
 def check_examples(bundle: Bundle) -> list[Problem]:

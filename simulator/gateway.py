@@ -25,6 +25,8 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from generator.model import ApiModel
+
 from .clock import Clock
 from .runtime import OperationRuntime, Runtime, VersionRuntime
 from .services import SERVICES, Call, Refusal, Settings
@@ -74,15 +76,16 @@ class Gateway:
         return JSONResponse(answer.body, status_code=answer.status)
 
     async def _answer(self, request: Request, version: VersionRuntime, op: OperationRuntime) -> Answer:
-        unreadable = Answer(400, 21002, {"code": 21002, "message": version.message(21002)})
+        code = version.model.parameter_error_code
+        unreadable = Answer(400, code, {"code": code, "message": version.message(code)})
         length = request.headers.get("content-length", "")
         if length.isdigit() and int(length) > MAX_BODY:
-            return Answer(413, 21002, unreadable.body)
+            return Answer(413, code, unreadable.body)
         raw = bytearray()
         async for chunk in request.stream():
             raw += chunk
             if len(raw) > MAX_BODY:
-                return Answer(413, 21002, unreadable.body)
+                return Answer(413, code, unreadable.body)
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         files: dict[str, bytes] = {}
         if op.file_fields:
@@ -95,9 +98,10 @@ class Gateway:
         else:
             if kind != "application/json":
                 return unreadable
-            body = _json_object(bytes(raw))
-            if body is None:
+            parsed_json = _json_object(bytes(raw))
+            if parsed_json is None:
                 return unreadable
+            body = parsed_json
         client = request.client.host if request.client else ""
         base_url = str(request.base_url).rstrip("/")
         # Processed on the event loop: a request's SQLite work is a fraction of a millisecond,
@@ -163,7 +167,7 @@ class Gateway:
         if abs(now_ms - sent) > signing.TIMESTAMP_TOLERANCE_MS:
             raise Refusal(21009)
         if version.ambiguous is not None and _holds(body, version.ambiguous):
-            raise Refusal(int(version.model.signature.ambiguous_code or 21002))
+            raise Refusal(int(version.model.signature.ambiguous_code or version.model.parameter_error_code))
 
     def _validate(self, version: VersionRuntime, op: OperationRuntime, body: dict[str, Any]) -> dict[str, Any]:
         """The body checked against the generated request model, as JSON Schema would check it.
@@ -172,6 +176,11 @@ class Gateway:
         integral numbers such as 150000.0 taken as the integers JSON Schema says they are.
         A form carries only text, so a multipart body is validated leniently.
         """
+        null = _declared_null(version.model, {"$ref": f"#/components/schemas/{op.operation.request_schema}"}, body)
+        if null is not None:
+            # No request field of the spec is nullable: a null is refused like any wrong type,
+            # rather than read as "absent", which the generated models would allow.
+            raise Refusal(op.invalid_code(null))
         try:
             if op.file_fields:
                 model = op.request_model.model_validate(body)
@@ -216,6 +225,31 @@ class Gateway:
         if merchant is not None and signature.signs_responses and code not in signature.unsigned_response_codes:
             body[signature.field] = version.signing.sign(body, merchant.secret)
         return Answer(200, code, body, merchant.app_id if merchant else None)
+
+
+def _declared_null(model: ApiModel, schema: dict[str, Any], value: Any) -> list[str | int] | None:
+    """The path of the first null given for a field the schema declares (undeclared fields are ignored)."""
+    if not isinstance(value, dict):
+        return None
+    for field in model.properties(schema):
+        if field.name not in value:
+            continue
+        item = value[field.name]
+        if item is None:
+            return [field.name]
+        target = model.resolve(field.schema)
+        if isinstance(item, dict):
+            inner = _declared_null(model, field.schema, item)
+            if inner is not None:
+                return [field.name, *inner]
+        elif isinstance(item, list) and "items" in target:
+            for i, element in enumerate(item):
+                if element is None:
+                    return [field.name, i]
+                inner = _declared_null(model, target["items"], element)
+                if inner is not None:
+                    return [field.name, i, *inner]
+    return None
 
 
 def _integral(value: Any) -> Any:
@@ -274,7 +308,7 @@ async def _form(
     # The body was already read (to enforce the size limit): parse it from memory.
     try:
         form = await Request(request.scope, replay).form(max_files=len(file_fields), max_fields=64)
-    except Exception:  # noqa: BLE001 - any form the parser refuses is unreadable
+    except Exception:  # any form the parser refuses is unreadable
         return None
     fields: dict[str, Any] = {}
     files: dict[str, bytes] = {}
@@ -283,6 +317,8 @@ async def _form(
             if name not in file_fields:
                 return None
             files[name] = await value.read()
+        elif name in file_fields:
+            files[name] = value.encode("utf-8")  # a file sent as a plain part: its bytes are its text
         else:
             fields[name] = value
     return fields, files

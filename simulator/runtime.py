@@ -20,8 +20,6 @@ from pydantic import BaseModel
 from generator.config import Config
 from generator.model import ApiModel, Operation
 
-PARAM_ERROR = 21002
-
 
 @dataclass(frozen=True)
 class OperationRuntime:
@@ -33,24 +31,9 @@ class OperationRuntime:
     file_fields: tuple[str, ...]
 
     def invalid_code(self, location: str | Sequence[str | int]) -> int:
-        """The code for a missing or invalid field: the deepest `x-invalid-code` on its path, else 21002.
-
-        `location` is a top-level field name, or a validation error's location such as
-        ("receivers", 0, "amount").
-        """
+        """The code for a missing or invalid field, by name or by a validation error's location."""
         path = (location,) if isinstance(location, str) else tuple(location)
-        code = PARAM_ERROR
-        schema: dict[str, Any] = {"$ref": f"#/components/schemas/{self.operation.request_schema}"}
-        for step in path:
-            if isinstance(step, int):
-                schema = self.model.resolve(schema).get("items", {})
-                continue
-            found = next((f for f in self.model.properties(schema) if f.name == step), None)
-            if found is None:
-                break
-            schema = found.schema
-            code = _declared_code(self.model, schema) or code
-        return code
+        return self.model.invalid_code(self.operation.request_schema, path)
 
 
 @dataclass
@@ -130,17 +113,3 @@ def _version_runtime(model: ApiModel, package: str) -> VersionRuntime:
             file_fields=model.file_fields(op.request_schema),
         )
     return runtime
-
-
-def _declared_code(model: ApiModel, schema: dict[str, Any]) -> int | None:
-    """The `x-invalid-code` of a schema or of the first schema it refers to that has one."""
-    while True:
-        code = schema.get("x-invalid-code")
-        if code is not None:
-            return int(code)
-        if "$ref" not in schema:
-            return None
-        node: Any = model.document
-        for token in schema["$ref"][2:].split("/"):
-            node = node[token]
-        schema = node

@@ -147,7 +147,9 @@ class Record:
     due_ms: int | None = None
 
 
-_RECORD_COLUMNS = "id, app_id, kind, ref, parent, status, amount, currency, day, created_ms, due_ms, version, data, meta"
+_RECORD_COLUMNS = (
+    "id, app_id, kind, ref, parent, status, amount, currency, day, created_ms, due_ms, version, data, meta"
+)
 
 
 class Store:
@@ -275,14 +277,16 @@ class Tx:
 
     def children(self, parent: str, kind: str) -> list[Record]:
         rows = self.db.execute(
-            f"SELECT {_RECORD_COLUMNS} FROM records WHERE parent = ? AND kind = ? ORDER BY created_ms, id", (parent, kind)
+            f"SELECT {_RECORD_COLUMNS} FROM records WHERE parent = ? AND kind = ? ORDER BY created_ms, id",
+            (parent, kind),
         ).fetchall()
         return [_record(r) for r in rows]
 
     def of_kind(self, app_id: str, kinds: tuple[str, ...]) -> list[Record]:
         marks = ", ".join("?" for _ in kinds)
         rows = self.db.execute(
-            f"SELECT {_RECORD_COLUMNS} FROM records WHERE app_id = ? AND kind IN ({marks}) ORDER BY created_ms DESC, id",
+            f"SELECT {_RECORD_COLUMNS} FROM records WHERE app_id = ? AND kind IN ({marks})"
+            " ORDER BY created_ms DESC, id",
             (app_id, *kinds),
         ).fetchall()
         return [_record(r) for r in rows]
@@ -319,7 +323,8 @@ class Tx:
 
     def idempotent_record(self, app_id: str, key: str, since_ms: int) -> Record | None:
         row = self.db.execute(
-            "SELECT record_id FROM idempotency WHERE app_id = ? AND key = ? AND created_ms >= ?", (app_id, key, since_ms)
+            "SELECT record_id FROM idempotency WHERE app_id = ? AND key = ? AND created_ms >= ?",
+            (app_id, key, since_ms),
         ).fetchone()
         return self.get(row[0]) if row else None
 
@@ -338,7 +343,8 @@ class Tx:
 
     def set_clock_offset(self, offset_ms: int) -> None:
         self.db.execute(
-            "INSERT INTO clock (id, offset_ms) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET offset_ms = excluded.offset_ms",
+            "INSERT INTO clock (id, offset_ms) VALUES (1, ?)"
+            " ON CONFLICT (id) DO UPDATE SET offset_ms = excluded.offset_ms",
             (offset_ms,),
         )
 
@@ -354,7 +360,9 @@ class Tx:
 
     # Notifications ---------------------------------------------------------------------------
 
-    def enqueue(self, app_id: str, version: str, record_id: str, event: str, url: str, payload: dict[str, Any], now_ms: int) -> None:
+    def enqueue(
+        self, app_id: str, version: str, record_id: str, event: str, url: str, payload: dict[str, Any], now_ms: int
+    ) -> None:
         self.db.execute(
             "INSERT INTO outbox (app_id, version, record_id, event, url, payload, state, next_ms, created_ms)"
             " VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
@@ -369,9 +377,20 @@ class Tx:
             (now_ms + lease_ms, now_ms, now_ms, limit),
         ).fetchall()
 
-    def delivered(self, outbox_id: int, attempt: int, at_ms: int, status: int | None, body: str, error: str, ok: bool, next_ms: int | None) -> None:
+    def delivered(
+        self,
+        outbox_id: int,
+        attempt: int,
+        at_ms: int,
+        status: int | None,
+        body: str,
+        error: str,
+        ok: bool,
+        next_ms: int | None,
+    ) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO deliveries (outbox_id, attempt, at_ms, status, body, error, ok) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO deliveries (outbox_id, attempt, at_ms, status, body, error, ok)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (outbox_id, attempt, at_ms, status, body[:500], error[:500], int(ok)),
         )
         state = "delivered" if ok else ("pending" if next_ms is not None else "failed")
@@ -389,7 +408,9 @@ class Tx:
                 "SELECT attempt, at_ms, status, body, error, ok FROM deliveries WHERE outbox_id = ? ORDER BY attempt",
                 (row["id"],),
             ).fetchall()
-            result.append({**dict(row), "payload": json.loads(row["payload"]), "deliveries": [dict(a) for a in attempts]})
+            result.append(
+                {**dict(row), "payload": json.loads(row["payload"]), "deliveries": [dict(a) for a in attempts]}
+            )
         return result
 
 

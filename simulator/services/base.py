@@ -164,7 +164,9 @@ class Call:
         if not limits["min"] <= amount <= limits["max"]:
             self.refuse(21010)
 
-    def check_channel(self, enum: str, code: str | None, *, country: str, pay_method: str | None = None) -> dict[str, Any]:
+    def check_channel(
+        self, enum: str, code: str | None, *, country: str, pay_method: str | None = None
+    ) -> dict[str, Any]:
         """A channel of the list `enum` that serves `country` (and `pay_method`), opened by the merchant."""
         channel = self.runtime.channels(enum).get(code or "")
         invalid = self.runtime.invalid_code(enum)

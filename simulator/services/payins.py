@@ -165,12 +165,16 @@ def offered_channels(call: Call, country: str, methods: list[str] | None) -> lis
 
 @service("queryCollection", writes=False)
 def query_collection(call: Call, tx: Tx) -> dict[str, Any]:
-    return find_own(tx, call, "collection", call.params["mchOrderId"], call.params.get("transactionId"), "transactionId").data
+    return find_own(
+        tx, call, "collection", call.params["mchOrderId"], call.params.get("transactionId"), "transactionId"
+    ).data
 
 
 @service("queryCashierOrder", writes=False)
 def query_cashier_order(call: Call, tx: Tx) -> dict[str, Any]:
-    return find_own(tx, call, "cashier", call.params["mchOrderId"], call.params.get("transactionId"), "transactionId").data
+    return find_own(
+        tx, call, "cashier", call.params["mchOrderId"], call.params.get("transactionId"), "transactionId"
+    ).data
 
 
 @service("closeCollection")

@@ -19,7 +19,9 @@ scalars = (
     | st.text()
 )
 keys = st.text(max_size=8) | st.sampled_from(["a", "B", "é", "\U0001f600", "\ue000", "", "appId", "sign"])
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4), max_leaves=20)
+values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4), max_leaves=20
+)
 
 
 @settings(max_examples=500, deadline=None)
@@ -39,4 +41,7 @@ def test_both_paths_sign_alike(body: dict[str, Any]) -> None:
         rfc8785.dumps(body)
     except (ValueError, UnicodeError):
         return
-    assert v2.canonical_string(body) == rfc8785.dumps({k: v for k, v in body.items() if k != "sign" and v not in (None, "")}).decode()
+    assert (
+        v2.canonical_string(body)
+        == rfc8785.dumps({k: v for k, v in body.items() if k != "sign" and v not in (None, "")}).decode()
+    )

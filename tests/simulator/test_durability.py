@@ -129,6 +129,5 @@ def test_pending_notifications_survive_kill_9(tmp_path: Path, receiver: Receiver
     verifier = paygate_v2.NotificationVerifier(merchant.secret)
     for payload in receiver.received:
         assert verifier.verify(payload).event_name.value == "collection.completed"
-    states = {n["state"] for n in restarted.notifications(merchant.app_id)}
-    assert states == {"delivered"}
+    eventually(lambda: {n["state"] for n in restarted.notifications(merchant.app_id)} == {"delivered"})
     stop_server(restarted)

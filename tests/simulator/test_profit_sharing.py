@@ -198,9 +198,7 @@ def test_split_and_return_journey(server: Server, merchant: Merchant) -> None:
     assert not [n for n in server.notifications(merchant.app_id) if not n["event"].startswith("collection.")]
 
 
-def test_a_share_to_a_disabled_merchant_fails_and_comes_back(
-    server: Server, merchant: Merchant
-) -> None:
+def test_a_share_to_a_disabled_merchant_fails_and_comes_back(server: Server, merchant: Merchant) -> None:
     client, supplier = setup_receivers(server, merchant)
     transaction_id = paid_collection(server, client, "PS-2")
     mine = php(merchant)
@@ -227,9 +225,7 @@ def test_a_share_to_a_disabled_merchant_fails_and_comes_back(
         )
 
 
-def test_a_return_the_receiver_cannot_cover_fails_and_moves_nothing(
-    server: Server, merchant: Merchant
-) -> None:
+def test_a_return_the_receiver_cannot_cover_fails_and_moves_nothing(server: Server, merchant: Merchant) -> None:
     client, supplier = setup_receivers(server, merchant)
     transaction_id = paid_collection(server, client, "PS-3")
     split = client.profit_sharing.split(

@@ -244,7 +244,7 @@ class CashierCreateParams(BaseModel):
     """
     pay_methods: Annotated[list[PayMethod] | None, Field(alias="payMethods", max_length=6, min_length=1)] = None
     """
-    Offer only these pay methods on the page; all the merchant has opened when left out.
+    Offer only these pay methods on the page; all the merchant has opened when left out. A method named twice is offered once.
     """
     payer: Payer | None = None
     product_name: Annotated[str, Field(alias="productName", max_length=256, min_length=1, title="Text")]

@@ -83,11 +83,11 @@ class AuthorizationsResource(SyncAPIResource):
             DuplicateMerchantOrderIdError: 21007 Duplicate merchant order id
             TimestampMalformedError: 21008 Request timestamp error
             TimestampExpiredError: 21009 Request timestamp error
-            NetworkError: 21011 Network error
             WalletCodeError: 21013 Request wallet code error
             MerchantIpForbiddenError: 21016 Merchant ip forbidden
             CountryNotOpenedError: 21017 Merchant has not opened this national service
             TooManyRequestsError: 21020 Too many requests, please retry later.
+            AmountInvalidError: 21021 Transaction Amount Invalid
         """
         params = build_params(
             models.AuthorizationLinkParams,
@@ -246,11 +246,11 @@ class AsyncAuthorizationsResource(AsyncAPIResource):
             DuplicateMerchantOrderIdError: 21007 Duplicate merchant order id
             TimestampMalformedError: 21008 Request timestamp error
             TimestampExpiredError: 21009 Request timestamp error
-            NetworkError: 21011 Network error
             WalletCodeError: 21013 Request wallet code error
             MerchantIpForbiddenError: 21016 Merchant ip forbidden
             CountryNotOpenedError: 21017 Merchant has not opened this national service
             TooManyRequestsError: 21020 Too many requests, please retry later.
+            AmountInvalidError: 21021 Transaction Amount Invalid
         """
         params = build_params(
             models.AuthorizationLinkParams,

@@ -93,7 +93,7 @@ class CashierResource(SyncAPIResource):
                 back to (returnUrl). In v1, where the signature cannot tell `&k=v` inside a value
                 from a field, a value holding `&` and `=` is refused with 21002.
             pay_methods: Offer only these pay methods on the page; all the merchant has opened when
-                left out.
+                left out. A method named twice is offered once.
             expire_minutes: Minutes until the unpaid order expires (then FAILED with `closeTime`).
             payer: Who pays, as far as the merchant knows; shown on the cashier page and passed to
                 the channel.
@@ -337,7 +337,7 @@ class AsyncCashierResource(AsyncAPIResource):
                 back to (returnUrl). In v1, where the signature cannot tell `&k=v` inside a value
                 from a field, a value holding `&` and `=` is refused with 21002.
             pay_methods: Offer only these pay methods on the page; all the merchant has opened when
-                left out.
+                left out. A method named twice is offered once.
             expire_minutes: Minutes until the unpaid order expires (then FAILED with `closeTime`).
             payer: Who pays, as far as the merchant knows; shown on the cashier page and passed to
                 the channel.

@@ -1,0 +1,1 @@
+"""Contract testing of a gateway (the simulator or a live sandbox) against the spec, with schemathesis."""

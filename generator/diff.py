@@ -1,0 +1,504 @@
+"""What changed between two versions of the API, and whether it breaks a client.
+
+`diff(old, new)` compares two `ApiModel`s and returns `Change` records
+(`generator.changes`); it reads nothing but the models and writes nothing
+(the changelog emitter renders the records). Types, enum values, bounds
+and code tables are compared in `generator.diff_schemas`. Operations and notifications are matched by
+`operationId`, types and code tables by their component name, codes by
+value.
+
+How a change is classified, from the side of a client that was written
+against OLD and now talks to NEW:
+
+Breaking
+  - an operation, notification, module or named type removed; a request,
+    response or notification field removed;
+  - an operation's path changed. Paths are compared without their version
+    prefix (the first path segment when every path of a version shares it:
+    `/v1` and `/v2`): an operation that only moves from `/v1/...` to
+    `/v2/...` has not changed its path, and the move is reported once, as
+    not breaking, because a client picks the prefix with the version;
+  - an operation's content type, SDK method or module (SDK resource)
+    changed; an operation no longer retry-safe;
+  - a field retyped: its type, format, or the named enum or object it takes;
+  - a new required request field; an optional request field made required;
+    a response or notification field made optional (clients read it);
+  - an enum used in requests narrowed (a value removed: clients that send
+    it are refused); an enum used in responses or notifications widened (a
+    value added): breaking for strict clients, those that map every value
+    (a generated enum, an exhaustive match), so it is classified breaking;
+    an enum member renamed (its `x-enum-varnames` name: SDK code names it);
+  - a bound narrowed on what clients send (a request's minimum raised,
+    maximum or length lowered), or widened on what they read; a `pattern`
+    changed either way (no telling which values still match);
+  - a code removed from its table, renamed, moved to another table, or its
+    message changed (clients and SDKs match the table's exact text); a code
+    leaving an exception family or the retryable list;
+  - any change to the signing scheme (`x-signature`: every key but its prose
+    `description`); the idempotency rule (`x-idempotency`) changed or
+    removed; the notification acknowledgement changed or its timeout
+    shortened; a currency's minor units changed; a market or channel fact
+    narrowed (a country, pay method or capability taken away, a limit
+    tightened).
+
+Not breaking
+  - a new operation, notification, module, named type, optional request
+    field, response or notification field (required or not);
+  - a required request field made optional; an optional response field made
+    required;
+  - an enum value added to an enum used only in requests, or removed from
+    one used only in responses;
+  - a new code in a table, a new family, a code joining a family or the
+    retryable list;
+  - a code an operation may answer added (listed: clients may want to
+    handle it) or dropped;
+  - the idempotency rule added; the retry schedule of notifications
+    changed; a market or channel fact widened.
+
+Prose (summaries, descriptions) is not compared: it changes too often to
+read as a contract, and the facts it states live in the keys compared above.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal
+
+from .changes import (
+    CODES,
+    MODULES,
+    NOTIFICATIONS,
+    OPERATIONS,
+    POLICIES,
+    READS,
+    REQUEST_FIELDS,
+    RESPONSE_FIELDS,
+    SECTIONS,
+    SIGNING,
+    STRICT,
+    Change,
+    code_label,
+    flatten,
+    show,
+    without,
+)
+from .diff_schemas import bound_changes, code_changes, type_changes
+from .fields import FieldInfo, constraints, field_tree, ref_name
+from .model import ApiModel, Operation
+
+__all__ = ["SECTIONS", "STRICT", "Change", "breaking", "diff"]
+
+Side = Literal["request", "response", "notification"]
+
+
+def diff(old: ApiModel, new: ApiModel) -> list[Change]:
+    """Every change from `old` to `new`, in section order, then in the order of the specs."""
+    changes = [
+        *_signing(old, new),
+        *_modules(old, new),
+        *_operations(old, new),
+        *_notifications(old, new),
+        *type_changes(old, new),
+        *code_changes(old, new),
+        *_policies(old, new),
+    ]
+    return sorted(changes, key=lambda c: SECTIONS.index(c.section))
+
+
+def breaking(changes: list[Change]) -> list[Change]:
+    return [c for c in changes if c.breaking]
+
+
+# Signing
+
+
+def _signing(old: ApiModel, new: ApiModel) -> Iterator[Change]:
+    before = flatten(without(old.document.get("x-signature") or {}, "description"))
+    after = flatten(without(new.document.get("x-signature") or {}, "description"))
+    reason = "any change to the signing scheme breaks every signer and verifier"
+    for key in [k for k in after if k not in before]:
+        yield Change(SIGNING, "added", "x-signature", key, show(after[key]), True, reason)
+    for key in [k for k in before if k not in after]:
+        yield Change(SIGNING, "removed", "x-signature", key, show(before[key]), True, reason)
+    for key in [k for k in before if k in after]:
+        if before[key] != after[key]:
+            yield Change(
+                SIGNING, "changed", "x-signature", key, f"{show(before[key])} → {show(after[key])}", True, reason
+            )
+
+
+# Modules and operations
+
+
+def _modules(old: ApiModel, new: ApiModel) -> Iterator[Change]:
+    before = {m.tag: m for m in old.modules}
+    after = {m.tag: m for m in new.modules}
+    for tag, module in after.items():
+        if tag not in before:
+            ops = ", ".join(op.operation_id for op in module.operations)
+            yield Change(
+                MODULES,
+                "added",
+                "module",
+                tag,
+                f"{module.description} Operations: {ops}".strip(),
+                False,
+                "new operations do not change existing calls",
+            )
+        elif before[tag].sdk_resource != module.sdk_resource:
+            yield Change(
+                MODULES,
+                "changed",
+                "SDK resource",
+                tag,
+                f"`{before[tag].sdk_resource}` → `{module.sdk_resource}`",
+                True,
+                "SDK code that names the resource must be changed",
+            )
+    for tag in [t for t in before if t not in after]:
+        yield Change(MODULES, "removed", "module", tag, before[tag].description, True, "its operations are gone")
+
+
+def _version_prefix(model: ApiModel) -> str | None:
+    """The first path segment, when every operation's path starts with it (`/v2`)."""
+    firsts = {"/" + op.path.lstrip("/").split("/", 1)[0] for op in model.operations if op.path.count("/") > 1}
+    return firsts.pop() if len(firsts) == 1 and len(model.operations) > 0 else None
+
+
+def _unprefixed(path: str, prefix: str | None) -> str:
+    return path[len(prefix) :] if prefix and path.startswith(prefix + "/") else path
+
+
+def _operations(old: ApiModel, new: ApiModel) -> Iterator[Change]:
+    before = {op.operation_id: op for op in old.operations}
+    after = {op.operation_id: op for op in new.operations}
+    old_prefix, new_prefix = _version_prefix(old), _version_prefix(new)
+    for op_id, op in after.items():
+        if op_id not in before:
+            yield Change(
+                OPERATIONS,
+                "added",
+                "operation",
+                op_id,
+                f"`POST {op.path}`: {op.summary}",
+                False,
+                "a new operation does not change existing calls",
+            )
+    for op_id, op in before.items():
+        if op_id not in after:
+            yield Change(
+                OPERATIONS,
+                "removed",
+                "operation",
+                op_id,
+                f"`POST {op.path}`: {op.summary}",
+                True,
+                "clients that call it are answered 404",
+            )
+    common = [op_id for op_id in after if op_id in before]
+    if old_prefix != new_prefix and any(
+        before[i].path != after[i].path
+        and _unprefixed(before[i].path, old_prefix) == _unprefixed(after[i].path, new_prefix)
+        for i in common
+    ):
+        yield Change(
+            OPERATIONS,
+            "changed",
+            "path prefix",
+            "every operation",
+            f"`{old_prefix}/…` → `{new_prefix}/…`",
+            False,
+            "only the version prefix: a client chooses it with the version, so no operation's path counts as changed",
+        )
+    for op_id in common:
+        yield from _operation(old, new, before[op_id], after[op_id], old_prefix, new_prefix)
+
+
+def _operation(
+    old: ApiModel, new: ApiModel, was: Operation, now: Operation, old_prefix: str | None, new_prefix: str | None
+) -> Iterator[Change]:
+    op_id = now.operation_id
+    if _unprefixed(was.path, old_prefix) != _unprefixed(now.path, new_prefix):
+        yield Change(
+            OPERATIONS,
+            "changed",
+            "path",
+            op_id,
+            f"`{was.path}` → `{now.path}`",
+            True,
+            "clients that call the old path are answered 404",
+        )
+    if was.content_type != now.content_type:
+        yield Change(
+            OPERATIONS,
+            "changed",
+            "content type",
+            op_id,
+            f"`{was.content_type}` → `{now.content_type}`",
+            True,
+            "clients send the old body format",
+        )
+    if was.tag != now.tag:
+        yield Change(
+            OPERATIONS,
+            "changed",
+            "module",
+            op_id,
+            f"`{was.tag}` → `{now.tag}`",
+            True,
+            "the SDK method moves to another resource",
+        )
+    if was.sdk_method != now.sdk_method:
+        yield Change(
+            OPERATIONS,
+            "changed",
+            "SDK method",
+            op_id,
+            f"`{was.sdk_method}` → `{now.sdk_method}`",
+            True,
+            "SDK code that calls the method must be changed",
+        )
+    if was.retry_safe != now.retry_safe:
+        yield Change(
+            OPERATIONS,
+            "changed",
+            "retry safety",
+            op_id,
+            "retry-safe → not retry-safe" if was.retry_safe else "not retry-safe → retry-safe",
+            was.retry_safe,
+            "clients that retry it may now act twice" if was.retry_safe else "clients may now retry it",
+        )
+    yield from _fields(old, new, was.request_schema, now.request_schema, op_id, "request")
+    yield from _fields(old, new, was.response_schema, now.response_schema, op_id, "response")
+    yield from _operation_codes(old, new, was, now)
+
+
+def _operation_codes(old: ApiModel, new: ApiModel, was: Operation, now: Operation) -> Iterator[Change]:
+    for value in now.result_codes:
+        if value not in was.result_codes:
+            yield Change(
+                CODES,
+                "added",
+                "operation code",
+                f"{now.operation_id} {value}",
+                code_label(new.code(value)),
+                False,
+                "a new answer; clients may want to handle it",
+            )
+    for value in was.result_codes:
+        if value not in now.result_codes:
+            yield Change(
+                CODES,
+                "removed",
+                "operation code",
+                f"{now.operation_id} {value}",
+                code_label(old.code(value)),
+                False,
+                "an answer the operation no longer gives",
+            )
+
+
+# Fields
+
+
+def _fields(old: ApiModel, new: ApiModel, old_schema: str, new_schema: str, where: str, side: Side) -> Iterator[Change]:
+    before = {f.path: f for f in field_tree(old, old.schemas.get(old_schema, {}))}
+    after = {f.path: f for f in field_tree(new, new.schemas.get(new_schema, {}))}
+    section = REQUEST_FIELDS if side == "request" else RESPONSE_FIELDS if side == "response" else NOTIFICATIONS
+    subject = f"{side} field"
+    for path, field in after.items():
+        if path in before or _parent(path) in after.keys() - before.keys():
+            continue
+        required = field.required
+        if side == "request" and required:
+            yield Change(
+                section,
+                "added",
+                subject,
+                f"{where} {path}",
+                _describe(field),
+                True,
+                "a new required request field: clients that do not send it are refused",
+            )
+        else:
+            what = "optional request field" if side == "request" else f"new {side} field"
+            yield Change(
+                section,
+                "added",
+                subject,
+                f"{where} {path}",
+                _describe(field),
+                False,
+                f"{what}: existing clients are unaffected",
+            )
+    for path, field in before.items():
+        if path not in after and _parent(path) not in before.keys() - after.keys():
+            yield Change(
+                section,
+                "removed",
+                subject,
+                f"{where} {path}",
+                _describe(field),
+                True,
+                "clients that send it lose what it did" if side == "request" else READS,
+            )
+    for path in [p for p in before if p in after]:
+        yield from _field(old, new, before[path], after[path], section, subject, f"{where} {path}", side)
+
+
+def _field(
+    old: ApiModel, new: ApiModel, was: FieldInfo, now: FieldInfo, section: str, subject: str, target: str, side: Side
+) -> Iterator[Change]:
+    if was.type != now.type:
+        yield Change(
+            section,
+            "changed",
+            subject,
+            target,
+            f"retyped: {was.type} → {now.type}",
+            True,
+            "a retyped field breaks every client that sends or reads it",
+        )
+    elif ref_name(was.schema) is None and ref_name(now.schema) is None:
+        # Named types are compared once, under Types; inline bounds belong to the field.
+        uses = {"request"} if side == "request" else {"response"}
+        yield from bound_changes(
+            constraints(old, was.schema), constraints(new, now.schema), section, subject, target, uses
+        )
+    if was.required != now.required:
+        if side == "request":
+            yield Change(
+                section,
+                "changed",
+                subject,
+                target,
+                "optional → required" if now.required else "required → optional",
+                now.required,
+                "clients that leave it out are refused" if now.required else "clients may leave it out",
+            )
+        else:
+            yield Change(
+                section,
+                "changed",
+                subject,
+                target,
+                "optional → required" if now.required else "required → optional",
+                not now.required,
+                "clients that read it may find it missing" if not now.required else "always present now",
+            )
+
+
+def _parent(path: str) -> str:
+    return path.rsplit(".", 1)[0].removesuffix("[]") if "." in path else ""
+
+
+def _describe(field: FieldInfo) -> str:
+    return f"{'required' if field.required else 'optional'} {field.type}"
+
+
+# Notifications
+
+
+def _notifications(old: ApiModel, new: ApiModel) -> Iterator[Change]:
+    before = {n.operation_id: n for n in old.notifications}
+    after = {n.operation_id: n for n in new.notifications}
+    for op_id, note in after.items():
+        if op_id not in before:
+            yield Change(
+                NOTIFICATIONS,
+                "added",
+                "notification",
+                op_id,
+                note.summary,
+                False,
+                "a new notification: receivers that ignore unknown ones are unaffected",
+            )
+    for op_id, note in before.items():
+        if op_id not in after:
+            yield Change(
+                NOTIFICATIONS,
+                "removed",
+                "notification",
+                op_id,
+                note.summary,
+                True,
+                "receivers wait for a notification that never comes",
+            )
+    for op_id in [i for i in after if i in before]:
+        was, now = before[op_id], after[op_id]
+        if was.sdk_method != now.sdk_method:
+            yield Change(
+                NOTIFICATIONS,
+                "changed",
+                "SDK method",
+                op_id,
+                f"`{was.sdk_method}` → `{now.sdk_method}`",
+                True,
+                "SDK code that names it must be changed",
+            )
+        yield from _fields(old, new, was.schema, now.schema, op_id, "notification")
+
+
+# Policies: idempotency and notification delivery
+
+
+def _policies(old: ApiModel, new: ApiModel) -> Iterator[Change]:
+    was, now = old.idempotency, new.idempotency
+    if was is None and now is not None:
+        yield Change(
+            POLICIES,
+            "added",
+            "idempotency",
+            now.field,
+            f"a repeat within {now.window_hours} h creates nothing and answers {now.code}",
+            False,
+            "optional: clients may send it",
+        )
+    elif was is not None and now is None:
+        yield Change(
+            POLICIES, "removed", "idempotency", was.field, "", True, "clients that rely on it may create twice"
+        )
+    elif was is not None and now is not None:
+        for key in ("field", "window_hours", "code"):
+            if getattr(was, key) != getattr(now, key):
+                yield Change(
+                    POLICIES,
+                    "changed",
+                    "idempotency",
+                    key,
+                    f"{show(getattr(was, key))} → {show(getattr(now, key))}",
+                    True,
+                    "clients that rely on it may create twice",
+                )
+    before, after = old.notification_policy, new.notification_policy
+    if before.ack != after.ack:
+        yield Change(
+            POLICIES,
+            "changed",
+            "notification acknowledgement",
+            "ack",
+            f"`{before.ack}` → `{after.ack}`",
+            True,
+            "receivers answer the old acknowledgement, which is retried",
+        )
+    if before.timeout_seconds != after.timeout_seconds:
+        shorter = after.timeout_seconds < before.timeout_seconds
+        yield Change(
+            POLICIES,
+            "changed",
+            "notification timeout",
+            "timeoutSeconds",
+            f"{before.timeout_seconds:g} → {after.timeout_seconds:g}",
+            shorter,
+            "slow receivers now time out" if shorter else "receivers have longer",
+        )
+    if before.retry_delays_seconds != after.retry_delays_seconds:
+        yield Change(
+            POLICIES,
+            "changed",
+            "notification retries",
+            "retryDelaysSeconds",
+            f"{show(list(before.retry_delays_seconds))} → {show(list(after.retry_delays_seconds))}",
+            False,
+            "delivery stays at least once",
+        )
