@@ -97,12 +97,18 @@ def _parser() -> argparse.ArgumentParser:
     fuzz.add_argument("--url", help="a running gateway; default: start the simulator in this process")
     fuzz.add_argument("--app-id", help="the merchant to test with, on --url")
     fuzz.add_argument("--secret", help="that merchant's app secret")
+    fuzz.add_argument(
+        "--sandbox-merchant", action="store_true", help="on --url, make a merchant with the /sandbox/ controls"
+    )
     fuzz.add_argument("--seed", type=int, help="hypothesis seed, for a reproducible run")
     fuzz.add_argument("--max-examples", type=int, default=100, help="test cases per operation and phase")
     fuzz.add_argument("--workers", type=int, default=1, help="concurrent schemathesis workers")
     fuzz.add_argument("--phases", default="examples,coverage,fuzzing,stateful", help="schemathesis phases to run")
     fuzz.add_argument("--max-time", type=int, help="time budget in seconds for the whole run")
     fuzz.add_argument("--junit", type=Path, metavar="PATH", help="write a JUnit XML report")
+    fuzz.add_argument(
+        "--operation", action="append", default=[], metavar="OPERATION_ID", help="test only this operation (repeatable)"
+    )
     fuzz.set_defaults(run=_fuzz)
     return parser
 
@@ -331,11 +337,19 @@ def _fuzz(args: argparse.Namespace) -> int:
         phases=args.phases,
         junit=args.junit,
         max_time=args.max_time,
+        operations=tuple(args.operation),
     )
     config = find_config()
     _version(config, args.api)
-    if args.url and not (args.app_id and args.secret):
-        raise ConfigError("--url needs --app-id and --secret of a merchant of that sandbox")
+    if args.url and args.sandbox_merchant:
+        from .contract.runner import sandbox_merchant
+        from .loader import load_published
+
+        version = _version(config, args.api)
+        model = load_published(config.output / "spec" / version.name / "openapi.json", version.name)
+        options.app_id, options.secret = sandbox_merchant(args.url, model.schemas["Currency"]["enum"])
+    elif args.url and not (args.app_id and args.secret):
+        raise ConfigError("--url needs --app-id and --secret of a merchant of that sandbox (or --sandbox-merchant)")
     return fuzz(config, options)
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from generator.config import find_config
@@ -50,6 +52,22 @@ class SimulatorSettings:
         )
 
 
+def docs_routes(runtime: Runtime) -> list[Route]:
+    """The generated HTML reference of each version: /docs/v1, /docs/v2 (and /docs, the current one)."""
+    from generator.emitters.docs import docs_path
+
+    async def page(request: Request) -> Response:
+        version = request.path_params.get("version") or runtime.current.name
+        if version not in runtime.versions:
+            return PlainTextResponse(f"no API version {version!r}", status_code=404)
+        path = docs_path(version)
+        if not path.is_file():
+            return PlainTextResponse("the reference is not generated: run `payspec generate`", status_code=404)
+        return HTMLResponse(path.read_text(encoding="utf-8"))
+
+    return [Route("/docs", page, methods=["GET"]), Route("/docs/{version}", page, methods=["GET"])]
+
+
 def create_app(settings: SimulatorSettings | None = None, runtime: Runtime | None = None) -> Starlette:
     settings = settings or SimulatorSettings.from_environment()
     runtime = runtime or load_runtime(find_config(Path(__file__).resolve().parent))
@@ -63,6 +81,7 @@ def create_app(settings: SimulatorSettings | None = None, runtime: Runtime | Non
         for path, op in version.operations.items()
     ]
     routes += sandbox_routes(runtime, store, clock, worker)
+    routes += docs_routes(runtime)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

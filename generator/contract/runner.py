@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -49,6 +50,7 @@ class FuzzOptions:
     phases: str = "examples,coverage,fuzzing,stateful"
     junit: Path | None = None
     max_time: int | None = None
+    operations: tuple[str, ...] = ()
 
 
 def fuzz(config: Config, options: FuzzOptions) -> int:
@@ -60,8 +62,8 @@ def fuzz(config: Config, options: FuzzOptions) -> int:
     with contextlib.ExitStack() as stack:
         url, app_id, secret = options.url, options.app_id, options.secret
         if url is None:
-            url = stack.enter_context(_simulator())
-            app_id, secret = _sandbox_merchant(url, model.schemas["Currency"]["enum"])
+            url = stack.enter_context(serving())
+            app_id, secret = sandbox_merchant(url, model.schemas["Currency"]["enum"])
         elif not (app_id and secret):
             raise ValueError("--url needs --app-id and --secret of a merchant of that sandbox")
         run = hooks.configure(model, signing, app_id, secret)
@@ -97,6 +99,8 @@ def _arguments(options: FuzzOptions, bundle: Path, url: str) -> list[str]:
         arguments += ["--seed", str(options.seed)]
     if options.max_time is not None:
         arguments += ["--max-time", str(options.max_time)]
+    for operation_id in options.operations:
+        arguments += ["--include-operation-id", operation_id]
     if options.junit is not None:
         arguments += ["--report", "junit", "--report-junit-path", str(options.junit)]
     return arguments
@@ -114,8 +118,8 @@ def _schemathesis(arguments: Sequence[str]) -> int:
 
 
 @contextlib.contextmanager
-def _simulator() -> Iterator[str]:
-    """The simulator on a free local port, in this process, over a fresh in-memory store."""
+def serving(app: Any = None) -> Iterator[str]:
+    """An ASGI app (default: the simulator over a fresh in-memory store) on a free local port, in this process."""
     import uvicorn
 
     from simulator.app import SimulatorSettings, create_app
@@ -123,7 +127,7 @@ def _simulator() -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
-    app = create_app(SimulatorSettings(db=":memory:", time_scale=0.001, processing_ms=200))
+    app = app or create_app(SimulatorSettings(db=":memory:", time_scale=0.001, processing_ms=200))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, name="payspec-simulator", daemon=True)
     thread.start()
@@ -139,7 +143,7 @@ def _simulator() -> Iterator[str]:
         thread.join(timeout=30)
 
 
-def _sandbox_merchant(url: str, currencies: list[str]) -> tuple[str, str]:
+def sandbox_merchant(url: str, currencies: list[str]) -> tuple[str, str]:
     """A merchant with every country and channel, and money in every currency."""
     answer = httpx.post(f"{url}/sandbox/merchants", json={"balances": {c: 10**12 for c in currencies}}, timeout=30)
     answer.raise_for_status()

@@ -711,3 +711,13 @@ def test_the_sandbox_never_logs_a_secret(own_server: Server) -> None:
     own_server.http.post("/sandbox/merchants", content=b"{broken")
     assert "sk_sandbox_never_in_the_log_0123" not in own_server.log.read_text("utf-8")
     assert json.dumps(merchant.secret) not in own_server.log.read_text("utf-8")
+
+
+def test_the_reference_is_served_at_docs(server: Server) -> None:
+    for path in ("/docs", "/docs/v2", "/docs/v1"):
+        page = server.http.get(path)
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert "createCollection" in page.text
+    assert "createSplit" in server.http.get("/docs").text  # the current version
+    assert "createSplit" not in server.http.get("/docs/v1").text
+    assert server.http.get("/docs/v9").status_code == 404
