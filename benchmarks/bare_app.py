@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 
@@ -13,4 +13,10 @@ async def endpoint(request: Request) -> JSONResponse:
     return JSONResponse({"code": 10000, "message": "Success", "data": {"echo": len(body)}})
 
 
-app = Starlette(routes=[Route("/{path:path}", endpoint, methods=["POST"])])
+async def notify(request: Request) -> PlainTextResponse:
+    """Acknowledges the simulator's notifications during a benchmark, so none are retried mid-run."""
+    await request.body()
+    return PlainTextResponse("SUCCESS")
+
+
+app = Starlette(routes=[Route("/notify", notify, methods=["POST"]), Route("/{path:path}", endpoint, methods=["POST"])])

@@ -73,8 +73,12 @@ def signed(fields: dict[str, Any], app_id: str, secret: str) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def prepare(port: int, total: int) -> list[bytes]:
-    """A merchant, paid collections to query and refund, and the mixed request list."""
+def prepare(port: int, total: int, notify_url: str) -> list[bytes]:
+    """A merchant, paid collections to query and refund, and the mixed request list.
+
+    Notifications go to `notify_url`, which acknowledges them, and are all delivered
+    before this returns: the measured requests do not share the server with retries.
+    """
     base = f"http://127.0.0.1:{port}"
     with httpx.Client(base_url=base, timeout=30) as http:
         merchant = http.post("/sandbox/merchants", json={"balances": {"PHP": 10**12}}).json()
@@ -86,8 +90,7 @@ def prepare(port: int, total: int) -> list[bytes]:
             "payMethod": "QR",
             "walletCode": "GCASH",
             "productName": "Plan",
-            # A closed local port: notifications fail fast instead of waiting on DNS.
-            "notifyUrl": "http://127.0.0.1:9/notify",
+            "notifyUrl": notify_url,
         }
         refunds = int(total * MIX["refund"])
         paid = []
@@ -99,6 +102,16 @@ def prepare(port: int, total: int) -> list[bytes]:
             ).json()
             http.post(f"/sandbox/transactions/{answer['data']['transactionId']}/pay")
             paid.append(answer["data"])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            pending = [
+                n
+                for n in http.get("/sandbox/notifications", params={"appId": app_id}).json()
+                if n["state"] != "delivered"
+            ]
+            if not pending:
+                break
+            time.sleep(0.2)
     requests = []
     for i in range(total):
         kind = ("create", "query", "query", "create", "refund")[i % 5]
@@ -116,42 +129,54 @@ def prepare(port: int, total: int) -> list[bytes]:
                 "mchRefundOrderId": f"rf-{i}",
                 "transactionId": target["transactionId"],
                 "amount": 100,
-                "notifyUrl": "http://127.0.0.1:9/notify",
+                "notifyUrl": notify_url,
                 "idempotencyId": f"idem-rf-{i}",
             }
             requests.append(http_request("/v2/refund/create", signed(fields, app_id, secret)))
     return requests
 
 
-def measure(workers: int, total: int, connections: int, folder: Path) -> tuple[Result, Result]:
-    port = free_port()
+def measure(workers: int, total: int, connections: int, rounds: int, folder: Path) -> tuple[Result, Result]:
+    """Both servers up at once, measured in alternating rounds (the median round of each), after a warm-up,
+    so that a change in the machine's speed during the run touches both alike."""
+    port, bare_port = free_port(), free_port()
     simulator = [
         sys.executable, "-m", "generator", "serve", "--port", str(port), "--workers", str(workers),
-        "--db", str(folder / f"bench-{workers}.db"), "--log-level", "warning", "--processing-ms", "60000",
+        "--db", str(folder / f"bench-{workers}.db"), "--log-level", "warning", "--processing-ms", "600000",
     ]  # fmt: skip
-    with serving(simulator, port, "/sandbox/clock"):
-        requests = prepare(port, total)
-        ours = asyncio.run(run("127.0.0.1", port, requests, connections))
-    bare_port = free_port()
     bare = [
         sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", str(ROOT / "benchmarks"),
         "--port", str(bare_port), "--workers", str(workers), "--log-level", "warning", "--no-access-log",
+        # The same HTTP protocol as `payspec serve` (simulator/transport.py), so only the app differs.
+        "--http", "simulator.transport:NoDelayH11Protocol",
     ]  # fmt: skip
-    with serving(bare, bare_port, "/"):
-        baseline = asyncio.run(run("127.0.0.1", bare_port, requests, connections))
-    return ours, baseline
+    with serving(simulator, port, "/sandbox/clock"), serving(bare, bare_port, "/"):
+        requests = prepare(port, total * (rounds + 1), f"http://127.0.0.1:{bare_port}/notify")
+        chunks = [requests[i * total : (i + 1) * total] for i in range(rounds + 1)]
+        asyncio.run(run("127.0.0.1", port, chunks[0], connections))
+        asyncio.run(run("127.0.0.1", bare_port, chunks[0], connections))
+        ours, baseline = [], []
+        for chunk in chunks[1:]:
+            baseline.append(asyncio.run(run("127.0.0.1", bare_port, chunk, connections)))
+            ours.append(asyncio.run(run("127.0.0.1", port, chunk, connections)))
+    return _median(ours), _median(baseline)
+
+
+def _median(results: list[Result]) -> Result:
+    return sorted(results, key=lambda r: r.rate)[len(results) // 2]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=6000)
+    parser.add_argument("--requests", type=int, default=3000, help="requests per round")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
     rates = {}
     with tempfile.TemporaryDirectory() as tmp:
         for workers in args.workers:
-            ours, baseline = measure(workers, args.requests, args.connections, Path(tmp))
+            ours, baseline = measure(workers, args.requests, args.connections, args.rounds, Path(tmp))
             rates[workers] = ours.rate
             print(baseline.line(f"bare Starlette endpoint, {workers} worker(s)"))
             print(ours.line(f"simulator, signed v2 mix, {workers} worker(s)"))

@@ -377,6 +377,7 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level=args.log_level,
         access_log=False,
+        http="simulator.transport:NoDelayH11Protocol",
     )
     return 0
 

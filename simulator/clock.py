@@ -5,6 +5,7 @@ Times on the wire are in the gateway's zone, UTC+08:00 (`GatewayTime`).
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -44,7 +45,13 @@ class Clock:
 
 
 def gateway_time(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, GATEWAY_ZONE).strftime("%Y-%m-%d %H:%M:%S")
+    return _gateway_second(ms // 1000)
+
+
+@functools.lru_cache(maxsize=64)
+def _gateway_second(second: int) -> str:
+    """Formatting a time is slow and a busy gateway formats the same second many times."""
+    return datetime.fromtimestamp(second, GATEWAY_ZONE).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def gateway_day(ms: int) -> str:

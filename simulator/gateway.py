@@ -103,10 +103,10 @@ class Gateway:
                 return unreadable
             body = parsed_json
         client = request.client.host if request.client else ""
-        base_url = str(request.base_url).rstrip("/")
+        base_url = _base_url(request)
         # Processed on the event loop: a request's SQLite work is a fraction of a millisecond,
         # cheaper than the hop to a worker thread and back.
-        return self.process(version, op, body, files, client, base_url)
+        return self.process(version, op, body, files, client, base_url, raw=None if files else bytes(raw))
 
     def process(
         self,
@@ -116,6 +116,7 @@ class Gateway:
         files: dict[str, bytes],
         client: str,
         base_url: str,
+        raw: bytes | None = None,
     ) -> Answer:
         signature = version.model.signature
         app_id = body.get(signature.app_id_field)
@@ -126,7 +127,7 @@ class Gateway:
         now_ms = self.clock.now_ms()
         try:
             self._admit(version, op, merchant, body, files, client, now_ms)
-            params = self._validate(version, op, {**body, **files})
+            params = self._validate(op, {**body, **files}, raw)
             data = self._serve(version, op, merchant, params, files, now_ms, base_url)
         except Refusal as refusal:
             return self._envelope(version, op, merchant, refusal.code, refusal.data)
@@ -169,23 +170,28 @@ class Gateway:
         if version.ambiguous is not None and _holds(body, version.ambiguous):
             raise Refusal(int(version.model.signature.ambiguous_code or version.model.parameter_error_code))
 
-    def _validate(self, version: VersionRuntime, op: OperationRuntime, body: dict[str, Any]) -> dict[str, Any]:
+    def _validate(self, op: OperationRuntime, body: dict[str, Any], raw: bytes | None) -> dict[str, Any]:
         """The body checked against the generated request model, as JSON Schema would check it.
 
-        JSON bodies are validated strictly from JSON ("150000" is not an integer), with
-        integral numbers such as 150000.0 taken as the integers JSON Schema says they are.
-        A form carries only text, so a multipart body is validated leniently.
+        JSON bodies are validated strictly from their own bytes ("150000" is not an
+        integer); one that fails is tried once more with integral numbers such as
+        150000.0 taken as the integers JSON Schema says they are. A form carries only
+        text, so a multipart body is validated leniently.
         """
-        null = _declared_null(version.model, {"$ref": f"#/components/schemas/{op.operation.request_schema}"}, body)
-        if null is not None:
-            # No request field of the spec is nullable: a null is refused like any wrong type,
-            # rather than read as "absent", which the generated models would allow.
-            raise Refusal(op.invalid_code(null))
+        if (raw is None or b"null" in raw) and _has_null(body):
+            null = _declared_null(op.model, {"$ref": f"#/components/schemas/{op.operation.request_schema}"}, body)
+            if null is not None:
+                # No request field of the spec is nullable: a null is refused like any wrong type,
+                # rather than read as "absent", which the generated models would allow.
+                raise Refusal(op.invalid_code(null))
         try:
-            if op.file_fields:
+            if op.file_fields or raw is None:
                 model = op.request_model.model_validate(body)
             else:
-                model = op.request_model.model_validate_json(json.dumps(_integral(body)), strict=True)
+                try:
+                    model = op.request_model.model_validate_json(raw, strict=True)
+                except ValidationError:
+                    model = op.request_model.model_validate_json(json.dumps(_integral(body)), strict=True)
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
             raise Refusal(op.invalid_code(first["loc"])) from None
@@ -225,6 +231,25 @@ class Gateway:
         if merchant is not None and signature.signs_responses and code not in signature.unsigned_response_codes:
             body[signature.field] = version.signing.sign(body, merchant.secret)
         return Answer(200, code, body, merchant.app_id if merchant else None)
+
+
+def _base_url(request: Request) -> str:
+    """Where this gateway is reached, for the URLs it hands out (pay pages, files)."""
+    host = request.headers.get("host") or "{}:{}".format(*(request.scope.get("server") or ("127.0.0.1", 80)))
+    return f"{request.scope.get('scheme', 'http')}://{host}"
+
+
+def _has_null(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if node is None:
+            return True
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
 
 
 def _declared_null(model: ApiModel, schema: dict[str, Any], value: Any) -> list[str | int] | None:

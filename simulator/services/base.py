@@ -58,6 +58,7 @@ class Call:
     now_ms: int
     settings: Settings
     base_url: str
+    _repeat_checked: bool = False
 
     # Small helpers ---------------------------------------------------------------------------
 
@@ -123,10 +124,12 @@ class Call:
         self.refuse_replayed_key(tx)
         if tx.find(self.merchant.app_id, kind, ref) is not None:
             self.refuse(self.duplicate_code())
+        self._repeat_checked = True
 
     def create(self, tx: Tx, record: Record) -> Record:
         """Insert a new record, answering the idempotency and duplicate-id rules first."""
-        self.refuse_replayed_key(tx)
+        if not self._repeat_checked:
+            self.refuse_replayed_key(tx)
         if not tx.insert(record):
             self.refuse(self.duplicate_code())
         key = self.idempotency_key()

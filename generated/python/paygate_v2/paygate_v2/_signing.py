@@ -57,18 +57,21 @@ def _needs_full_canonicalization(value: Any) -> bool:
     stack = [value]
     while stack:
         node = stack.pop()
-        if isinstance(node, dict):
-            for key, item in node.items():
-                if not (isinstance(key, str) and key.isascii()):
-                    return True
-                stack.append(item)
-        elif isinstance(node, list):
-            stack.extend(node)
-        elif isinstance(node, int) and not isinstance(node, bool):
+        kind = type(node)
+        if kind is str or kind is bool or node is None:
+            continue
+        if kind is int:
             if not -_SAFE_INTEGER <= node <= _SAFE_INTEGER:
                 return True
-        elif not (node is None or isinstance(node, (str, bool))):
-            return True
+        elif kind is dict:
+            for key in node:
+                if type(key) is not str or not key.isascii():
+                    return True
+            stack.extend(node.values())
+        elif kind is list:
+            stack.extend(node)
+        else:
+            return True  # floats, and subclasses of anything, take the careful path
     return False
 
 
