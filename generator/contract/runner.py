@@ -128,7 +128,7 @@ def serving(app: Any = None) -> Iterator[str]:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
     app = app or create_app(SimulatorSettings(db=":memory:", time_scale=0.001, processing_ms=200))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", access_log=False))
     thread = threading.Thread(target=server.run, name="payspec-simulator", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -12,6 +12,8 @@ from generator.model import ApiModel
 
 from .conftest import SECRET
 
+pytestmark = pytest.mark.reliability
+
 NOW = 1_795_687_200.0
 
 

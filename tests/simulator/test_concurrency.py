@@ -7,6 +7,7 @@ land in different processes sharing the SQLite file.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,8 @@ import pytest
 import paygate_v2
 
 from .conftest import Server, start_server, stop_server
+
+pytestmark = pytest.mark.reliability
 
 COLLECTION = {
     "mch_order_id": "RACE-1",
@@ -120,3 +123,37 @@ def test_parallel_payouts_never_overdraw(racing_server: Server) -> None:
     # Every accepted payout's amount left `available` at once; the money adds up to what there was.
     assert available == 1_000_000 - 30_000 * len(accepted) >= 0
     assert available + frozen + paid_out == 1_000_000 and pending == 0
+
+
+def test_racing_refunds_never_add_up_to_more_than_the_payment(racing_server: Server) -> None:
+    """Threads keep refunding one payment while earlier refunds complete in the background."""
+    merchant = racing_server.merchant(balances={"PHP": 10_000_000})
+    client = merchant.client("v2", max_retries=0)
+    created = client.collections.create(**{**COLLECTION, "mch_order_id": "REFUND-RACE", "pay_method": "QR"})
+    racing_server.sandbox("POST", f"transactions/{created.transaction_id}/pay")
+    clients = [merchant.client("v2", max_retries=0) for _ in range(10)]
+
+    def refund(i: int) -> Any:
+        return clients[i % 10].refunds.create(
+            mch_refund_order_id=f"RR-{i}",
+            transaction_id=created.transaction_id,
+            amount=20_000,
+            notify_url="https://merchant.example/notify",
+        )
+
+    outcomes: list[Any] = []
+    for wave in range(8):
+        outcomes += race(20, lambda i, wave=wave: refund(wave * 20 + i), threads=20)
+        time.sleep(0.35)  # let the wave's refund finish (processing takes 300 ms) before the next
+    racing_server.process_due()
+    accepted = [o for o in outcomes if isinstance(o, paygate_v2.models.Refund)]
+    assert 2 <= len(accepted) <= 150_000 // 20_000  # several waves got one in; none went past the payment
+    refused = Counter(getattr(o, "code", None) for o in outcomes if not isinstance(o, paygate_v2.models.Refund))
+    assert set(refused) <= {21406, 21409}, refused
+    ((succeeded,),) = rows(
+        racing_server.db,
+        "SELECT COALESCE(SUM(amount), 0) FROM records WHERE kind = 'refund' AND status = 'SUCCESS' AND parent = ?",
+        created.transaction_id,
+    )
+    assert succeeded <= 150_000
+    assert client.collections.query(mch_order_id="REFUND-RACE").refunded_amount == succeeded

@@ -15,6 +15,8 @@ import paygate_v2
 
 from .conftest import eventually, free_port, start_server, stop_server
 
+pytestmark = pytest.mark.reliability
+
 
 class Receiver:
     """A merchant's notify endpoint that can be down (refusing with 503) and come back."""

@@ -27,6 +27,8 @@ from generator.model import ApiModel
 
 from .conftest import Merchant, Server, eventually, free_port, start_server, stop_server
 
+pytestmark = pytest.mark.reliability
+
 SDKS: dict[str, Any] = {"v1": paygate_v1, "v2": paygate_v2}
 PAY_IN = {
     "amount": 150000,
