@@ -17,7 +17,13 @@ _REFRESH_SECONDS = 0.25
 
 
 class Clock:
-    """Now, as the gateway sees it. The offset lives in the store so every worker moves together."""
+    """Now, as the gateway sees it. The offset lives in the store so every worker moves together.
+
+    Moving the clock moves business time: expiries, processing, settlement days, the
+    60-day refund window. Signatures' timestamps - a request's freshness window, a
+    notification's own timestamp - stay on real time (`wall_ms`), so that merchants'
+    clients and receivers keep working while a test moves the sandbox into the future.
+    """
 
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -33,6 +39,11 @@ class Clock:
             with self._lock:
                 self._offset_ms, self._read_at = offset, monotonic
         return int(time.time() * 1000) + self._offset_ms
+
+    @staticmethod
+    def wall_ms() -> int:
+        """Real time: what signatures' timestamps are checked against."""
+        return int(time.time() * 1000)
 
     def advance(self, milliseconds: int) -> int:
         """Move the clock forward (or back); the new now."""

@@ -165,7 +165,7 @@ class Gateway:
         sent = signing.parse_timestamp(body.get(signing.TIMESTAMP_FIELD))
         if sent is None:
             raise Refusal(op.invalid_code(signing.TIMESTAMP_FIELD))
-        if abs(now_ms - sent) > signing.TIMESTAMP_TOLERANCE_MS:
+        if abs(self.clock.wall_ms() - sent) > signing.TIMESTAMP_TOLERANCE_MS:
             raise Refusal(21009)
         if version.ambiguous is not None and _holds(body, version.ambiguous):
             raise Refusal(int(version.model.signature.ambiguous_code or version.model.parameter_error_code))

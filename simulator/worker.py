@@ -182,7 +182,8 @@ class Worker:
             else:
                 payload = json.loads(row["payload"])
                 if version.model.signature.timestamp_in_notifications:
-                    payload[signing.TIMESTAMP_FIELD] = str(sent_ms)
+                    # The signature's timestamp is real time, as receivers check it (see Clock).
+                    payload[signing.TIMESTAMP_FIELD] = str(self.clock.wall_ms())
                 payload[signing.SIGN_FIELD] = signing.sign(payload, secret)
                 outcome = await self._post(http, row["url"], payload, self._timeout_seconds(version))
             ok = outcome.status == 200 and outcome.body.strip() == policy.ack

@@ -7,7 +7,6 @@ import hashlib
 import io
 import json
 import sqlite3
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -83,8 +82,7 @@ class Day:
     rows: dict[str, list[dict[str, str]]]  # type -> expected rows, in file order
 
     def client(self, version: str) -> Any:
-        offset = self.server.sandbox("GET", "clock")["nowMs"] / 1000 - time.time()
-        return self.merchant.client(version, max_retries=0, clock=lambda: time.time() + offset)
+        return self.merchant.client(version, max_retries=0)
 
 
 def gateway_day(ms: int) -> str:
@@ -124,8 +122,7 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Day]:
 
 def business(server: Server, merchant: Merchant) -> dict[str, list[dict[str, str]]]:
     """A day of pay-ins, payouts and refunds through both versions; the rows each file should hold."""
-    offset = server.sandbox("GET", "clock")["nowMs"] / 1000 - time.time()
-    v1, v2 = (merchant.client(v, clock=lambda: time.time() + offset) for v in VERSIONS)
+    v1, v2 = (merchant.client(v) for v in VERSIONS)
     pay_in = {"currency": "PHP", "country": "PH", "product_name": "Plan", "notify_url": NOTIFY}
     wallet = {"pay_method": "WALLET", "wallet_code": "GCASH"}
     payout = {

@@ -146,12 +146,6 @@ def receivers() -> Iterator[list[Receiver]]:
         receiver.stop()
 
 
-def gateway_clock(server: Server) -> Callable[[], float]:
-    """The gateway's now in seconds, for verifiers: the sandbox clock may have been moved."""
-    offset = server.sandbox("GET", "clock")["nowMs"] / 1000 - time.time()
-    return lambda: time.time() + offset
-
-
 def time_scale(server: Server) -> float:
     args = list(server.process.args)  # type: ignore[arg-type]
     return float(args[len(args) - 1 - args[::-1].index("--time-scale") + 1])
@@ -193,7 +187,7 @@ def assert_schedule(deliveries: list[dict[str, Any]], model: ApiModel, scale: fl
 def test_a_receiver_verifies_and_acknowledges(
     server: Server, merchant: Merchant, receivers: list[Receiver], version: str
 ) -> None:
-    receiver = Receiver(merchant.secret, version, clock=gateway_clock(server)).start()
+    receiver = Receiver(merchant.secret, version).start()
     receivers.append(receiver)
     transaction_id = pay_in(merchant, version, receiver, f"N-{version}-1")
 
@@ -209,7 +203,7 @@ def test_a_receiver_verifies_and_acknowledges(
 
 def test_a_receiver_with_another_secret_refuses(server: Server, merchant: Merchant, receivers: list[Receiver]) -> None:
     """The notification is signed with the merchant's secret: a verifier with another refuses it, unacknowledged."""
-    receiver = Receiver("sk_someone_else", "v2", clock=gateway_clock(server)).start()
+    receiver = Receiver("sk_someone_else", "v2").start()
     receivers.append(receiver)
     transaction_id = pay_in(merchant, "v2", receiver, "N-forged-1")
     eventually(lambda: len(notification(server, merchant.app_id, transaction_id)["deliveries"]) >= 2)
@@ -237,7 +231,7 @@ def test_retried_until_the_receiver_answers_right(
     scale = time_scale(server)
     timeout = max(models[version].notification_policy.timeout_seconds * scale, 0.1)
     receiver = Receiver(
-        merchant.secret, version, misbehave=mode, times=2, slow_seconds=timeout + 0.5, clock=gateway_clock(server)
+        merchant.secret, version, misbehave=mode, times=2, slow_seconds=timeout + 0.5
     ).start()
     receivers.append(receiver)
     transaction_id = pay_in(merchant, version, receiver, f"N-{version}-{mode}")
@@ -256,7 +250,7 @@ def test_retried_until_the_receiver_answers_right(
 def test_retried_while_the_receiver_is_down(
     server: Server, merchant: Merchant, receivers: list[Receiver], models: dict[str, ApiModel], version: str
 ) -> None:
-    receiver = Receiver(merchant.secret, version, clock=gateway_clock(server))  # nothing listens yet
+    receiver = Receiver(merchant.secret, version)  # nothing listens yet
     transaction_id = pay_in(merchant, version, receiver, f"N-{version}-down")
     eventually(lambda: len(notification(server, merchant.app_id, transaction_id)["deliveries"]) >= 3)
     receivers.append(receiver.start())
@@ -277,7 +271,7 @@ def test_retried_while_the_receiver_is_down(
 def test_every_v2_attempt_is_signed_afresh_and_a_replay_is_refused(
     server: Server, merchant: Merchant, receivers: list[Receiver]
 ) -> None:
-    clock = gateway_clock(server)
+    clock = time.time
     receiver = Receiver(merchant.secret, "v2", misbehave="500", times=3, clock=clock).start()
     receivers.append(receiver)
     transaction_id = pay_in(merchant, "v2", receiver, "N-v2-fresh")
