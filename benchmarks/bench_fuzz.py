@@ -38,7 +38,8 @@ def main() -> None:
         for version in ("v1", "v2"):
             bundle = str(config.output / "spec" / version / "openapi.json")
             plain = [sys.executable, "-m", "schemathesis.cli", "run", bundle, "--url", url, *common]
-            ours = [sys.executable, "-m", "generator", "fuzz", "--api", version, "--url", url, "--sandbox-merchant", *common]
+            payspec = [sys.executable, "-m", "generator", "fuzz", "--api", version]
+            ours = [*payspec, "--url", url, "--sandbox-merchant", *common]
             base_cases, base_rate = rate(plain)
             our_cases, our_rate = rate(ours)
             print(f"{f'schemathesis alone, {version}':<42} {base_rate:8.0f} cases/s   ({base_cases} cases)")

@@ -47,7 +47,8 @@ def create_collection(call: Call, tx: Tx) -> dict[str, Any]:
     failed_code = call.respond_to_test_value()
     call.check_daily_caps(tx, PAY_INS, currency, amount)
     transaction_id = secrets.token_hex(18)
-    expire_ms = call.now_ms + p.get("expireMinutes", 30) * 60_000
+    # A TOKEN debit needs no payer: the wallet takes it within the processing time.
+    expire_ms = call.now_ms + (call.settings.processing_ms if token else p.get("expireMinutes", 30) * 60_000)
     data: dict[str, Any] = {
         "transactionId": transaction_id,
         "mchOrderId": p["mchOrderId"],
@@ -79,8 +80,6 @@ def create_collection(call: Call, tx: Tx) -> dict[str, Any]:
     )
     record.id = transaction_id
     call.create(tx, record)
-    if token is not None:
-        finish_payin(tx, call.version, record, call.now_ms, failed_code=failed_code)
     return record.data
 
 
@@ -326,9 +325,12 @@ def _pay_data(method: str, transaction_id: str, amount: int, base_url: str, now_
 @on_due("collection")
 @on_due("cashier")
 def expire_payin(tx: Tx, runtime: Runtime, record: Record, now_ms: int) -> None:
-    """An unpaid pay-in at its expireTime ends FAILED, closed."""
-    if record.status == "PENDING":
-        finish_payin(tx, runtime.versions[record.version], record, now_ms, closed=True)
+    """A TOKEN debit is taken (or refused) when due; any other unpaid pay-in at its expireTime ends closed."""
+    version = runtime.versions[record.version]
+    if record.status == "PENDING" and record.meta.get("token"):
+        finish_payin(tx, version, record, now_ms, failed_code=record.meta.get("failedCode"))
+    elif record.status == "PENDING":
+        finish_payin(tx, version, record, now_ms, closed=True)
     else:
         record.due_ms = None
         tx.update(record)

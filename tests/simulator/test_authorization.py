@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import pytest
 
 import paygate_v2
-from generator.config import Config
-from simulator.clock import Clock, gateway_day
-from simulator.runtime import Runtime, load_runtime
-from simulator.services.authorization import authorize_token, decline_token
-from simulator.store import Record, Store
 
 from .conftest import Merchant, Server, eventually, start_server, stop_server
 
@@ -37,40 +30,11 @@ TOKEN_DEBIT: dict[str, Any] = {
 LINK_EXPIRY_S = 30 * 60  # the simulator's default (Settings.link_expiry_ms)
 
 
-@dataclass
-class Direct:
-    """The test's own handle on the server's store: to play the payer until the sandbox route exists."""
-
-    store: Store
-    runtime: Runtime
-    clock: Clock
-
-
-@pytest.fixture(scope="module")
-def runtime(config: Config) -> Runtime:
-    return load_runtime(config)
-
-
-@pytest.fixture(scope="module")
-def direct(server: Server, runtime: Runtime) -> Iterator[Direct]:
-    store = Store(str(server.db))
-    yield Direct(store, runtime, Clock(store))
-    store.close()
-
-
-def payer_answers(server: Server, direct: Direct, token: str, answer: str) -> None:
-    """The payer authorizes or declines, by the sandbox control - or, in a build without that route
-    (a bare 404), by the very function it calls, on the server's store. ValueError when refused."""
+def payer_answers(server: Server, token: str, answer: str) -> None:
+    """The payer authorizes or declines, by the sandbox control. ValueError when refused."""
     response = server.http.post(f"/sandbox/tokens/{token}/{answer}")
-    if response.status_code != 404 or response.headers.get("content-type", "").startswith("application/json"):
-        if response.status_code >= 300:
-            raise ValueError(response.json()["error"])
-        return
-    function = authorize_token if answer == "authorize" else decline_token
-    with direct.store.write() as tx:
-        record = tx.get(token)
-        assert record is not None
-        function(tx, direct.runtime, record, direct.clock.now_ms())
+    if response.status_code >= 300:
+        raise ValueError(response.json()["error"])
 
 
 def events(server: Server, app_id: str, prefix: str = "authorization.") -> list[dict[str, Any]]:
@@ -85,7 +49,7 @@ def days_between(start: str, end: str) -> float:
 # Journeys -----------------------------------------------------------------------------------------
 
 
-def test_link_authorize_debit_cancel(server: Server, merchant: Merchant, direct: Direct) -> None:
+def test_link_authorize_debit_cancel(server: Server, merchant: Merchant) -> None:
     client = merchant.client("v2")
     link = client.authorizations.link(mch_auth_order_id="AUTH-1", **LINK)
     assert link.token_status.value == "PENDING" and link.mch_auth_order_id == "AUTH-1"
@@ -99,13 +63,17 @@ def test_link_authorize_debit_cancel(server: Server, merchant: Merchant, direct:
     with pytest.raises(paygate_v2.InvalidAccessTokenError):  # not authorized yet
         client.collections.create(mch_order_id="TK-0", amount=150000, token=link.token, **TOKEN_DEBIT)
 
-    payer_answers(server, direct, link.token, "authorize")
+    payer_answers(server, link.token, "authorize")
     active = client.authorizations.query_token(mch_auth_order_id="AUTH-1")
     assert active.token_status.value == "ACTIVE" and active.authorize_time
     assert days_between(active.authorize_time, active.expire_time) == 30
 
-    paid = client.collections.create(mch_order_id="TK-1", amount=150000, token=link.token, **TOKEN_DEBIT)
-    assert paid.transaction_status.value == "COMPLETED" and paid.wallet_code.value == "GCASH"
+    debit = client.collections.create(mch_order_id="TK-1", amount=150000, token=link.token, **TOKEN_DEBIT)
+    assert debit.transaction_status.value == "PENDING" and debit.wallet_code.value == "GCASH"
+    paid = eventually(
+        lambda: (c := client.collections.query(mch_order_id="TK-1")).transaction_status.value == "COMPLETED" and c
+    )
+    assert paid.finish_time
     with pytest.raises(paygate_v2.AmountExceedsLimitError):  # over the token's maxAmount
         client.collections.create(mch_order_id="TK-2", amount=500001, token=link.token, **TOKEN_DEBIT)
 
@@ -130,10 +98,10 @@ def test_link_authorize_debit_cancel(server: Server, merchant: Merchant, direct:
     ]
 
 
-def test_declined_token_fails_and_cannot_be_cancelled(server: Server, merchant: Merchant, direct: Direct) -> None:
+def test_declined_token_fails_and_cannot_be_cancelled(server: Server, merchant: Merchant) -> None:
     client = merchant.client("v2")
     link = client.authorizations.link(mch_auth_order_id="AUTH-D", **LINK)
-    payer_answers(server, direct, link.token, "decline")
+    payer_answers(server, link.token, "decline")
     assert client.authorizations.query_token(mch_auth_order_id="AUTH-D").token_status.value == "FAILED"
     with pytest.raises(paygate_v2.AlreadyPaidOrClosedError):
         client.authorizations.cancel_token(mch_auth_order_id="AUTH-D")
@@ -143,45 +111,37 @@ def test_declined_token_fails_and_cannot_be_cancelled(server: Server, merchant: 
     assert [n["event"] for n in notes] == ["authorization.failed"]
 
 
-def test_a_pending_token_cancels_and_its_link_stops_working(server: Server, merchant: Merchant, direct: Direct) -> None:
+def test_a_pending_token_cancels_and_its_link_stops_working(server: Server, merchant: Merchant) -> None:
     client = merchant.client("v2")
     link = client.authorizations.link(mch_auth_order_id="AUTH-P", **LINK)
     assert client.authorizations.cancel_token(mch_auth_order_id="AUTH-P").token_status.value == "CANCELLED"
     with pytest.raises(ValueError, match="CANCELLED"):
-        payer_answers(server, direct, link.token, "authorize")
+        payer_answers(server, link.token, "authorize")
     assert client.authorizations.query_token(mch_auth_order_id="AUTH-P").token_status.value == "CANCELLED"
 
 
-def test_a_debit_in_flight_blocks_the_cancel(server: Server, merchant: Merchant, direct: Direct) -> None:
-    """21025. TOKEN collections finish at once today, so no API call leaves one PENDING: the
-    debit in flight is put in the store as such a collection would be."""
-    client = merchant.client("v2")
+def test_a_debit_in_flight_blocks_the_cancel(slow_server: Server) -> None:
+    """21025: while a TOKEN collection is PENDING (the wallet has not taken it yet) the token stays."""
+    merchant = slow_server.merchant()
+    client = merchant.client("v2", max_retries=0)
     link = client.authorizations.link(mch_auth_order_id="AUTH-F", **LINK)
-    payer_answers(server, direct, link.token, "authorize")
-    now_ms = direct.clock.now_ms()
-    in_flight = Record(
-        id=secrets.token_hex(18),
-        app_id=merchant.app_id,
-        kind="collection",
-        ref="TK-FLIGHT",
-        status="PENDING",
-        day=gateway_day(now_ms),
-        created_ms=now_ms,
-        version="v2",
-        data={"transactionStatus": "PENDING"},
-        meta={"token": link.token},
-        amount=150000,
-        currency="PHP",
-    )
-    with direct.store.write() as tx:
-        assert tx.insert(in_flight)
+    payer_answers(slow_server, link.token, "authorize")
+    client.collections.create(mch_order_id="TK-FLIGHT", amount=150000, token=link.token, **TOKEN_DEBIT)
     with pytest.raises(paygate_v2.CancelNotAllowedError):
         client.authorizations.cancel_token(mch_auth_order_id="AUTH-F")
     assert client.authorizations.query_token(mch_auth_order_id="AUTH-F").token_status.value == "ACTIVE"
-    with direct.store.write() as tx:
-        in_flight.status = "FAILED"
-        tx.update(in_flight)
+    slow_server.sandbox("POST", "clock", json={"advanceSeconds": 61})
+    slow_server.process_due()
+    assert client.collections.query(mch_order_id="TK-FLIGHT").transaction_status.value == "COMPLETED"
     assert client.authorizations.cancel_token(mch_auth_order_id="AUTH-F").token_status.value == "CANCELLED"
+
+
+@pytest.fixture(scope="module")
+def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server whose debits take a minute of its clock, so one can be caught in flight."""
+    running = start_server(tmp_path_factory.mktemp("slow-debits"), extra=("--processing-ms", "60000"))
+    yield running
+    stop_server(running)
 
 
 # Refusals -----------------------------------------------------------------------------------------
@@ -233,7 +193,7 @@ def clock_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     stop_server(running)
 
 
-def test_links_lapse_and_tokens_expire(clock_server: Server, runtime: Runtime) -> None:
+def test_links_lapse_and_tokens_expire(clock_server: Server) -> None:
     server = clock_server
     merchant = server.merchant()
     client = merchant.client("v2", max_retries=0)
@@ -243,31 +203,24 @@ def test_links_lapse_and_tokens_expire(clock_server: Server, runtime: Runtime) -
 
     unused = client.authorizations.link(mch_auth_order_id="EXP-LINK", **LINK)
     used = client.authorizations.link(mch_auth_order_id="EXP-TOKEN", **{**LINK, "valid_days": 1})
-    store = Store(str(server.db))
-    direct = Direct(store, runtime, Clock(store))
-    try:
-        payer_answers(server, direct, used.token, "authorize")
-        advance(LINK_EXPIRY_S + 1)
-        eventually(
-            lambda: client.authorizations.query_token(mch_auth_order_id="EXP-LINK").token_status.value == "EXPIRED"
+    payer_answers(server, used.token, "authorize")
+    advance(LINK_EXPIRY_S + 1)
+    eventually(lambda: client.authorizations.query_token(mch_auth_order_id="EXP-LINK").token_status.value == "EXPIRED")
+    assert client.authorizations.query_token(mch_auth_order_id="EXP-TOKEN").token_status.value == "ACTIVE"
+    with pytest.raises(ValueError, match="EXPIRED"):  # the payer comes too late
+        payer_answers(server, unused.token, "authorize")
+    advance(86400)
+    expired = eventually(
+        lambda: (
+            (t := client.authorizations.query_token(mch_auth_order_id="EXP-TOKEN")).token_status.value == "EXPIRED"
+            and t
         )
-        assert client.authorizations.query_token(mch_auth_order_id="EXP-TOKEN").token_status.value == "ACTIVE"
-        with pytest.raises(ValueError, match="EXPIRED"):  # the payer comes too late
-            payer_answers(server, direct, unused.token, "authorize")
-        advance(86400)
-        expired = eventually(
-            lambda: (
-                (t := client.authorizations.query_token(mch_auth_order_id="EXP-TOKEN")).token_status.value == "EXPIRED"
-                and t
-            )
-        )
-        assert expired.authorize_time and days_between(expired.authorize_time, expired.expire_time) == 1
-        with pytest.raises(paygate_v2.AlreadyPaidOrClosedError):
-            client.authorizations.cancel_token(mch_auth_order_id="EXP-TOKEN")
-        with pytest.raises(paygate_v2.InvalidAccessTokenError):
-            client.collections.create(mch_order_id="TK-E", amount=150000, token=used.token, **TOKEN_DEBIT)
-    finally:
-        store.close()
+    )
+    assert expired.authorize_time and days_between(expired.authorize_time, expired.expire_time) == 1
+    with pytest.raises(paygate_v2.AlreadyPaidOrClosedError):
+        client.authorizations.cancel_token(mch_auth_order_id="EXP-TOKEN")
+    with pytest.raises(paygate_v2.InvalidAccessTokenError):
+        client.collections.create(mch_order_id="TK-E", amount=150000, token=used.token, **TOKEN_DEBIT)
     notes = eventually(lambda: len(events(server, merchant.app_id)) == 3 and events(server, merchant.app_id))
     assert [(n["event"], n["payload"]["token"]) for n in notes] == [
         ("authorization.active", used.token),

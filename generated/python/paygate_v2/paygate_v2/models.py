@@ -765,7 +765,7 @@ class CollectionCreateBaseParams(BaseModel):
 
 class CollectionCreateParams(CollectionCreateBaseParams):
     """
-    3.1 收款下单接口, v2: the v1 fields, and a TOKEN pay method that debits an ACTIVE authorized-debit `token` (授权代扣) at once (an unknown or inactive token -> 21024, over its `maxAmount` -> 21010, the payer's wallet short -> 21026), and `profitSharing` to keep the collection open for splits (分账).
+    3.1 收款下单接口, v2: the v1 fields, and a TOKEN pay method that debits an ACTIVE authorized-debit `token` (授权代扣) with no payer interaction (an unknown or inactive token -> 21024, over its `maxAmount` -> 21010, the payer's wallet short -> 21026), and `profitSharing` to keep the collection open for splits (分账).
     """
 
     profit_sharing: Annotated[bool | None, Field(alias="profitSharing")] = False

@@ -63,8 +63,9 @@ class CollectionsResource(SyncAPIResource):
 
         Creates a PENDING collection and answers what the payer needs: a pay URL, a QR
         string, a virtual account number, the WeChat JSAPI parameters, or - for TOKEN -
-        nothing, as the authorized token is debited at once. The final state comes by
-        notification (3.4) and by query (3.2).
+        nothing: the wallet debits the authorized token by itself, within moments, while the
+        collection stays PENDING (and the token cannot be cancelled, 21025). The final state
+        comes by notification (3.4) and by query (3.2).
 
         Args:
             mch_order_id: An id the merchant chooses for its own record (mchOrderId and its kin);
@@ -310,8 +311,9 @@ class AsyncCollectionsResource(AsyncAPIResource):
 
         Creates a PENDING collection and answers what the payer needs: a pay URL, a QR
         string, a virtual account number, the WeChat JSAPI parameters, or - for TOKEN -
-        nothing, as the authorized token is debited at once. The final state comes by
-        notification (3.4) and by query (3.2).
+        nothing: the wallet debits the authorized token by itself, within moments, while the
+        collection stays PENDING (and the token cannot be cancelled, 21025). The final state
+        comes by notification (3.4) and by query (3.2).
 
         Args:
             mch_order_id: An id the merchant chooses for its own record (mchOrderId and its kin);
