@@ -1,4 +1,4 @@
-"""The record of one change between two API versions, and how its facts are shown.
+"""The record of one change between two API versions, the shapes most changes take, and how facts are shown.
 
 `generator.diff` and `generator.diff_schemas` make these; the changelog
 emitter lays them out.
@@ -6,12 +6,14 @@ emitter lays them out.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from .model import Code
 
 Action = Literal["added", "removed", "changed"]
+K = TypeVar("K")
 
 SIGNING = "Signing"
 MODULES = "Modules"
@@ -52,6 +54,36 @@ class Change:
     detail: str
     breaking: bool
     reason: str
+
+
+def membership(
+    section: str,
+    subject: str,
+    before: Collection[K],
+    after: Collection[K],
+    *,
+    target: Callable[[K], str] = str,
+    added: tuple[Callable[[K], str], bool, str],
+    removed: tuple[Callable[[K], str], bool, str],
+) -> Iterator[Change]:
+    """A change "added" for each key only `after` holds, in its order, then "removed" for each only `before` holds.
+
+    `before` and `after` are mappings (their keys) or sequences, tested with `in`; `target` names
+    a key (the key itself by default). `added` and `removed` end each such change as its last three
+    fields do: the detail (made from the key), whether it breaks a client, and why.
+    """
+    for key in after:
+        if key not in before:
+            yield Change(section, "added", subject, target(key), added[0](key), added[1], added[2])
+    for key in before:
+        if key not in after:
+            yield Change(section, "removed", subject, target(key), removed[0](key), removed[1], removed[2])
+
+
+def replaced(section: str, subject: str, target: str, was: object, now: object, reason: str) -> Iterator[Change]:
+    """A breaking change of one named value, `was` → `now`, when the two differ."""
+    if was != now:
+        yield Change(section, "changed", subject, target, f"`{was}` → `{now}`", True, reason)
 
 
 def code_label(code: Code) -> str:

@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import freshness
 from .config import Config, ConfigError, VersionConfig, find_config
@@ -202,6 +202,7 @@ def _generate(args: argparse.Namespace) -> int:
     import jinja2
 
     from .emitters.docs import emit_docs
+    from .emitters.models import prefetched
     from .emitters.python_sdk import SdkError, emit_python_sdk
     from .emitters.spec import emit_spec
     from .output import OutputTree
@@ -210,12 +211,15 @@ def _generate(args: argparse.Namespace) -> int:
     env = environment(args.templates)
     tree = OutputTree(config.output)
     inputs = [config.root / "pyproject.toml", *freshness.toolkit_files(template_dirs)]
-    loaded = _load_all(config, args.versions)
+    versions = [_version(config, n) for n in args.versions] if args.versions else list(config.versions)
+    with prefetched(_model_jobs(config, versions), config.root / CACHE_FOLDER) as models_ready:
+        loaded = _load_all(config, args.versions)
+        for version, model in loaded:
+            emit_spec(model, version.spec, tree)
+            emit_docs(model, html_environment(args.templates), tree)
+        models_ready()
     for version, model in loaded:
-        emit_spec(model, version.spec, tree)
-        emit_docs(model, html_environment(args.templates), tree)
-        spec = version.spec.resolve()
-        label = spec.relative_to(config.root).as_posix() if spec.is_relative_to(config.root) else version.name
+        label = _spec_label(config, version)
         try:
             emit_python_sdk(model, version.package, label, env, tree, config.root / CACHE_FOLDER)
         except (SdkError, jinja2.TemplateError) as exc:
@@ -226,6 +230,27 @@ def _generate(args: argparse.Namespace) -> int:
     if status == 0:
         freshness.save(record, inputs, tree.files, tree.owned)
     return status
+
+
+def _spec_label(config: Config, version: VersionConfig) -> str:
+    """The spec folder as generated files name it: relative to the project, or the version's name."""
+    spec = version.spec.resolve()
+    return spec.relative_to(config.root).as_posix() if spec.is_relative_to(config.root) else version.name
+
+
+def _model_jobs(config: Config, versions: Sequence[VersionConfig]) -> list[tuple[dict[str, Any], str]]:
+    """(bundled document, file header) of each version whose spec at least bundles: models to start early."""
+    from .bundle import bundle
+    from .emitters.python_sdk import file_header
+    from .loader import spec_root
+
+    jobs = []
+    for version in versions:
+        problems: list[Problem] = []
+        bundled = bundle(spec_root(version.spec), problems)
+        if bundled is not None and not problems:
+            jobs.append((bundled.document, file_header(bundled.document, _spec_label(config, version))))
+    return jobs
 
 
 def _emit_changelog(

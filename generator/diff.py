@@ -79,6 +79,8 @@ from .changes import (
     Change,
     code_label,
     flatten,
+    membership,
+    replaced,
     show,
     without,
 )
@@ -116,10 +118,14 @@ def _signing(old: ApiModel, new: ApiModel) -> Iterator[Change]:
     before = flatten(without(old.document.get("x-signature") or {}, "description"))
     after = flatten(without(new.document.get("x-signature") or {}, "description"))
     reason = "any change to the signing scheme breaks every signer and verifier"
-    for key in [k for k in after if k not in before]:
-        yield Change(SIGNING, "added", "x-signature", key, show(after[key]), True, reason)
-    for key in [k for k in before if k not in after]:
-        yield Change(SIGNING, "removed", "x-signature", key, show(before[key]), True, reason)
+    yield from membership(
+        SIGNING,
+        "x-signature",
+        before,
+        after,
+        added=(lambda key: show(after[key]), True, reason),
+        removed=(lambda key: show(before[key]), True, reason),
+    )
     for key in [k for k in before if k in after]:
         if before[key] != after[key]:
             yield Change(
@@ -145,14 +151,13 @@ def _modules(old: ApiModel, new: ApiModel) -> Iterator[Change]:
                 False,
                 "new operations do not change existing calls",
             )
-        elif before[tag].sdk_resource != module.sdk_resource:
-            yield Change(
+        else:
+            yield from replaced(
                 MODULES,
-                "changed",
                 "SDK resource",
                 tag,
-                f"`{before[tag].sdk_resource}` → `{module.sdk_resource}`",
-                True,
+                before[tag].sdk_resource,
+                module.sdk_resource,
                 "SDK code that names the resource must be changed",
             )
     for tag in [t for t in before if t not in after]:
@@ -173,28 +178,14 @@ def _operations(old: ApiModel, new: ApiModel) -> Iterator[Change]:
     before = {op.operation_id: op for op in old.operations}
     after = {op.operation_id: op for op in new.operations}
     old_prefix, new_prefix = _version_prefix(old), _version_prefix(new)
-    for op_id, op in after.items():
-        if op_id not in before:
-            yield Change(
-                OPERATIONS,
-                "added",
-                "operation",
-                op_id,
-                f"`POST {op.path}`: {op.summary}",
-                False,
-                "a new operation does not change existing calls",
-            )
-    for op_id, op in before.items():
-        if op_id not in after:
-            yield Change(
-                OPERATIONS,
-                "removed",
-                "operation",
-                op_id,
-                f"`POST {op.path}`: {op.summary}",
-                True,
-                "clients that call it are answered 404",
-            )
+    yield from membership(
+        OPERATIONS,
+        "operation",
+        before,
+        after,
+        added=(lambda op_id: _endpoint(after[op_id]), False, "a new operation does not change existing calls"),
+        removed=(lambda op_id: _endpoint(before[op_id]), True, "clients that call it are answered 404"),
+    )
     common = [op_id for op_id in after if op_id in before]
     if old_prefix != new_prefix and any(
         before[i].path != after[i].path
@@ -214,6 +205,10 @@ def _operations(old: ApiModel, new: ApiModel) -> Iterator[Change]:
         yield from _operation(old, new, before[op_id], after[op_id], old_prefix, new_prefix)
 
 
+def _endpoint(op: Operation) -> str:
+    return f"`POST {op.path}`: {op.summary}"
+
+
 def _operation(
     old: ApiModel, new: ApiModel, was: Operation, now: Operation, old_prefix: str | None, new_prefix: str | None
 ) -> Iterator[Change]:
@@ -228,36 +223,18 @@ def _operation(
             True,
             "clients that call the old path are answered 404",
         )
-    if was.content_type != now.content_type:
-        yield Change(
-            OPERATIONS,
-            "changed",
-            "content type",
-            op_id,
-            f"`{was.content_type}` → `{now.content_type}`",
-            True,
-            "clients send the old body format",
-        )
-    if was.tag != now.tag:
-        yield Change(
-            OPERATIONS,
-            "changed",
-            "module",
-            op_id,
-            f"`{was.tag}` → `{now.tag}`",
-            True,
-            "the SDK method moves to another resource",
-        )
-    if was.sdk_method != now.sdk_method:
-        yield Change(
-            OPERATIONS,
-            "changed",
-            "SDK method",
-            op_id,
-            f"`{was.sdk_method}` → `{now.sdk_method}`",
-            True,
-            "SDK code that calls the method must be changed",
-        )
+    yield from replaced(
+        OPERATIONS, "content type", op_id, was.content_type, now.content_type, "clients send the old body format"
+    )
+    yield from replaced(OPERATIONS, "module", op_id, was.tag, now.tag, "the SDK method moves to another resource")
+    yield from replaced(
+        OPERATIONS,
+        "SDK method",
+        op_id,
+        was.sdk_method,
+        now.sdk_method,
+        "SDK code that calls the method must be changed",
+    )
     if was.retry_safe != now.retry_safe:
         yield Change(
             OPERATIONS,
@@ -274,28 +251,15 @@ def _operation(
 
 
 def _operation_codes(old: ApiModel, new: ApiModel, was: Operation, now: Operation) -> Iterator[Change]:
-    for value in now.result_codes:
-        if value not in was.result_codes:
-            yield Change(
-                CODES,
-                "added",
-                "operation code",
-                f"{now.operation_id} {value}",
-                code_label(new.code(value)),
-                False,
-                "a new answer; clients may want to handle it",
-            )
-    for value in was.result_codes:
-        if value not in now.result_codes:
-            yield Change(
-                CODES,
-                "removed",
-                "operation code",
-                f"{now.operation_id} {value}",
-                code_label(old.code(value)),
-                False,
-                "an answer the operation no longer gives",
-            )
+    yield from membership(
+        CODES,
+        "operation code",
+        was.result_codes,
+        now.result_codes,
+        target=lambda value: f"{now.operation_id} {value}",
+        added=(lambda value: code_label(new.code(value)), False, "a new answer; clients may want to handle it"),
+        removed=(lambda value: code_label(old.code(value)), False, "an answer the operation no longer gives"),
+    )
 
 
 # Fields
@@ -306,33 +270,19 @@ def _fields(old: ApiModel, new: ApiModel, old_schema: str, new_schema: str, wher
     after = {f.path: f for f in field_tree(new, new.schemas.get(new_schema, {}))}
     section = REQUEST_FIELDS if side == "request" else RESPONSE_FIELDS if side == "response" else NOTIFICATIONS
     subject = f"{side} field"
+    # A field added or removed with its parent is reported once, as its parent.
+    added, removed = after.keys() - before.keys(), before.keys() - after.keys()
     for path, field in after.items():
-        if path in before or _parent(path) in after.keys() - before.keys():
+        if path not in added or _parent(path) in added:
             continue
-        required = field.required
-        if side == "request" and required:
-            yield Change(
-                section,
-                "added",
-                subject,
-                f"{where} {path}",
-                _describe(field),
-                True,
-                "a new required request field: clients that do not send it are refused",
-            )
+        if side == "request" and field.required:
+            verdict = True, "a new required request field: clients that do not send it are refused"
         else:
             what = "optional request field" if side == "request" else f"new {side} field"
-            yield Change(
-                section,
-                "added",
-                subject,
-                f"{where} {path}",
-                _describe(field),
-                False,
-                f"{what}: existing clients are unaffected",
-            )
+            verdict = False, f"{what}: existing clients are unaffected"
+        yield Change(section, "added", subject, f"{where} {path}", _describe(field), *verdict)
     for path, field in before.items():
-        if path not in after and _parent(path) not in before.keys() - after.keys():
+        if path in removed and _parent(path) not in removed:
             yield Change(
                 section,
                 "removed",
@@ -367,25 +317,17 @@ def _field(
         )
     if was.required != now.required:
         if side == "request":
-            yield Change(
-                section,
-                "changed",
-                subject,
-                target,
-                "optional → required" if now.required else "required → optional",
+            verdict = (
                 now.required,
                 "clients that leave it out are refused" if now.required else "clients may leave it out",
             )
         else:
-            yield Change(
-                section,
-                "changed",
-                subject,
-                target,
-                "optional → required" if now.required else "required → optional",
+            verdict = (
                 not now.required,
-                "clients that read it may find it missing" if not now.required else "always present now",
+                "always present now" if now.required else "clients that read it may find it missing",
             )
+        detail = "optional → required" if now.required else "required → optional"
+        yield Change(section, "changed", subject, target, detail, *verdict)
 
 
 def _parent(path: str) -> str:
@@ -402,40 +344,23 @@ def _describe(field: FieldInfo) -> str:
 def _notifications(old: ApiModel, new: ApiModel) -> Iterator[Change]:
     before = {n.operation_id: n for n in old.notifications}
     after = {n.operation_id: n for n in new.notifications}
-    for op_id, note in after.items():
-        if op_id not in before:
-            yield Change(
-                NOTIFICATIONS,
-                "added",
-                "notification",
-                op_id,
-                note.summary,
-                False,
-                "a new notification: receivers that ignore unknown ones are unaffected",
-            )
-    for op_id, note in before.items():
-        if op_id not in after:
-            yield Change(
-                NOTIFICATIONS,
-                "removed",
-                "notification",
-                op_id,
-                note.summary,
-                True,
-                "receivers wait for a notification that never comes",
-            )
+    yield from membership(
+        NOTIFICATIONS,
+        "notification",
+        before,
+        after,
+        added=(
+            lambda op_id: after[op_id].summary,
+            False,
+            "a new notification: receivers that ignore unknown ones are unaffected",
+        ),
+        removed=(lambda op_id: before[op_id].summary, True, "receivers wait for a notification that never comes"),
+    )
     for op_id in [i for i in after if i in before]:
         was, now = before[op_id], after[op_id]
-        if was.sdk_method != now.sdk_method:
-            yield Change(
-                NOTIFICATIONS,
-                "changed",
-                "SDK method",
-                op_id,
-                f"`{was.sdk_method}` → `{now.sdk_method}`",
-                True,
-                "SDK code that names it must be changed",
-            )
+        yield from replaced(
+            NOTIFICATIONS, "SDK method", op_id, was.sdk_method, now.sdk_method, "SDK code that names it must be changed"
+        )
         yield from _fields(old, new, was.schema, now.schema, op_id, "notification")
 
 
@@ -471,16 +396,14 @@ def _policies(old: ApiModel, new: ApiModel) -> Iterator[Change]:
                     "clients that rely on it may create twice",
                 )
     before, after = old.notification_policy, new.notification_policy
-    if before.ack != after.ack:
-        yield Change(
-            POLICIES,
-            "changed",
-            "notification acknowledgement",
-            "ack",
-            f"`{before.ack}` → `{after.ack}`",
-            True,
-            "receivers answer the old acknowledgement, which is retried",
-        )
+    yield from replaced(
+        POLICIES,
+        "notification acknowledgement",
+        "ack",
+        before.ack,
+        after.ack,
+        "receivers answer the old acknowledgement, which is retried",
+    )
     if before.timeout_seconds != after.timeout_seconds:
         shorter = after.timeout_seconds < before.timeout_seconds
         yield Change(

@@ -19,10 +19,12 @@ from .changes import (
     Change,
     code_label,
     flatten,
+    membership,
+    replaced,
     show,
 )
 from .fields import CONSTRAINTS, constraints, ref_name, type_label
-from .model import ApiModel
+from .model import ApiModel, CodeFamily
 
 # Extensions of enum types that state per-value facts clients rely on.
 _VALUE_FACTS = ("x-channels", "x-markets")
@@ -70,7 +72,7 @@ def type_changes(old: ApiModel, new: ApiModel) -> Iterator[Change]:
                 "added",
                 "type",
                 name,
-                type_label(new, {"$ref": f"#/components/schemas/{name}"}),
+                type_label(new, _ref(name)),
                 False,
                 "a new type",
             )
@@ -84,7 +86,7 @@ def type_changes(old: ApiModel, new: ApiModel) -> Iterator[Change]:
                 "removed",
                 "type",
                 name,
-                type_label(old, {"$ref": f"#/components/schemas/{name}"}),
+                type_label(old, _ref(name)),
                 True,
                 "SDK code that names it must be changed",
             )
@@ -93,7 +95,6 @@ def type_changes(old: ApiModel, new: ApiModel) -> Iterator[Change]:
 def _type(
     old: ApiModel, new: ApiModel, name: str, was: dict[str, Any], now: dict[str, Any], uses: set[str]
 ) -> Iterator[Change]:
-    ref = {"$ref": f"#/components/schemas/{name}"}
     before_label, after_label = _shape(old, was), _shape(new, now)
     if before_label != after_label:
         yield Change(
@@ -106,7 +107,7 @@ def _type(
             "a retyped value breaks every client that sends or reads it",
         )
         return
-    yield from bound_changes(constraints(old, ref), constraints(new, ref), TYPES, "type", name, uses)
+    yield from bound_changes(constraints(old, _ref(name)), constraints(new, _ref(name)), TYPES, "type", name, uses)
     if "enum" in was and "enum" in now:
         yield from _enum(name, was, now, uses)
     before_units, after_units = was.get("x-minor-units") or {}, now.get("x-minor-units") or {}
@@ -127,6 +128,10 @@ def _type(
             yield from _facts(f"{name} {value}", extension, before[value], after[value])
 
 
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
 def _shape(model: ApiModel, schema: dict[str, Any]) -> str:
     """What a named type is, independent of its name: its type label, object or enum."""
     if "enum" in schema:
@@ -138,34 +143,22 @@ def _enum(name: str, was: dict[str, Any], now: dict[str, Any], uses: set[str]) -
     before = dict(zip(was["enum"], was.get("x-enum-varnames") or was["enum"], strict=False))
     after = dict(zip(now["enum"], now.get("x-enum-varnames") or now["enum"], strict=False))
     sent, read = "request" in uses, "response" in uses
-    for value in [v for v in after if v not in before]:
-        yield Change(
+    yield from membership(
+        ENUM_VALUES,
+        "enum value",
+        before,
+        after,
+        target=lambda value: f"{name} {value}",
+        added=(lambda _: _where(uses), read, STRICT if read else "clients may send it"),
+        removed=(lambda _: _where(uses), sent, SENDS if sent else "clients no longer receive it"),
+    )
+    for value in [v for v in before if v in after]:
+        yield from replaced(
             ENUM_VALUES,
-            "added",
-            "enum value",
-            f"{name} {value}",
-            _where(uses),
-            read,
-            STRICT if read else "clients may send it",
-        )
-    for value in [v for v in before if v not in after]:
-        yield Change(
-            ENUM_VALUES,
-            "removed",
-            "enum value",
-            f"{name} {value}",
-            _where(uses),
-            sent,
-            SENDS if sent else "clients no longer receive it",
-        )
-    for value in [v for v in before if v in after and before[v] != after[v]]:
-        yield Change(
-            ENUM_VALUES,
-            "changed",
             "enum member",
             f"{name} {value}",
-            f"`{before[value]}` → `{after[value]}`",
-            True,
+            before[value],
+            after[value],
             "SDK code that names the member must be changed",
         )
 
@@ -186,29 +179,14 @@ def bound_changes(
         detail = f"{key}: {show(before.get(key, '—'))} → {show(after.get(key, '—'))}"
         narrowed = _narrows(key, before.get(key), after.get(key))
         if narrowed is None:
-            yield Change(
-                section,
-                "changed",
-                subject,
-                target,
-                detail,
-                True,
-                "the values that pass are different, not only more or fewer",
-            )
+            verdict = True, "the values that pass are different, not only more or fewer"
         elif narrowed and "request" in uses:
-            yield Change(section, "changed", subject, target, detail, True, "narrowed: " + SENDS)
+            verdict = True, "narrowed: " + SENDS
         elif not narrowed and "response" in uses:
-            yield Change(section, "changed", subject, target, detail, True, "widened: " + STRICT)
+            verdict = True, "widened: " + STRICT
         else:
-            yield Change(
-                section,
-                "changed",
-                subject,
-                target,
-                detail,
-                False,
-                "widened on what clients send" if not narrowed else "narrowed on what clients read",
-            )
+            verdict = False, "widened on what clients send" if not narrowed else "narrowed on what clients read"
+        yield Change(section, "changed", subject, target, detail, *verdict)
 
 
 def _narrows(key: str, before: Any, after: Any) -> bool | None:
@@ -258,65 +236,39 @@ def _fact_narrowed(key: str, was: Any, now: Any) -> bool:
 def code_changes(old: ApiModel, new: ApiModel) -> Iterator[Change]:
     tables_before = {t.name: t for t in old.code_tables}
     tables_after = {t.name: t for t in new.code_tables}
-    for name in [n for n in tables_after if n not in tables_before]:
-        yield Change(CODES, "added", "code table", name, tables_after[name].description, False, "a new code table")
-    for name in [n for n in tables_before if n not in tables_after]:
-        yield Change(
-            CODES,
-            "removed",
-            "code table",
-            name,
-            tables_before[name].description,
-            True,
-            "SDK code that names its codes must be changed",
-        )
+    yield from membership(
+        CODES,
+        "code table",
+        tables_before,
+        tables_after,
+        added=(lambda name: tables_after[name].description, False, "a new code table"),
+        removed=(lambda name: tables_before[name].description, True, "SDK code that names its codes must be changed"),
+    )
     before = {c.value: c for t in old.code_tables for c in t.codes}
     after = {c.value: c for t in new.code_tables for c in t.codes}
-    for value, code in after.items():
-        if value not in before:
-            yield Change(
-                CODES,
-                "added",
-                "code",
-                f"{code.table} {value}",
-                code_label(code),
-                False,
-                "a new code: clients handle unknown codes as errors of their kind",
-            )
-    for value, code in before.items():
-        if value not in after:
-            yield Change(
-                CODES,
-                "removed",
-                "code",
-                f"{code.table} {value}",
-                code_label(code),
-                True,
-                "SDK code that names it (its exception class, its enum member) must be changed",
-            )
+    codes = before | after  # a code only one side holds is named as that side states it
+    yield from membership(
+        CODES,
+        "code",
+        before,
+        after,
+        target=lambda value: f"{codes[value].table} {value}",
+        added=(
+            lambda value: code_label(after[value]),
+            False,
+            "a new code: clients handle unknown codes as errors of their kind",
+        ),
+        removed=(
+            lambda value: code_label(before[value]),
+            True,
+            "SDK code that names it (its exception class, its enum member) must be changed",
+        ),
+    )
     for value in [v for v in before if v in after]:
         was, now = before[value], after[value]
         target = f"{now.table} {value}"
-        if was.table != now.table:
-            yield Change(
-                CODES,
-                "changed",
-                "code table",
-                target,
-                f"`{was.table}` → `{now.table}`",
-                True,
-                "SDK code that names it must be changed",
-            )
-        if was.name != now.name:
-            yield Change(
-                CODES,
-                "changed",
-                "code name",
-                target,
-                f"`{was.name}` → `{now.name}`",
-                True,
-                "SDK code that names it must be changed",
-            )
+        yield from replaced(CODES, "code table", target, was.table, now.table, "SDK code that names it must be changed")
+        yield from replaced(CODES, "code name", target, was.name, now.name, "SDK code that names it must be changed")
         if was.message != now.message:
             yield Change(
                 CODES,
@@ -328,28 +280,14 @@ def code_changes(old: ApiModel, new: ApiModel) -> Iterator[Change]:
                 "clients match the table's message exactly",
             )
     yield from _families(old, new)
-    for value in new.retryable_codes:
-        if value not in old.retryable_codes:
-            yield Change(
-                CODES,
-                "added",
-                "retryable code",
-                str(value),
-                code_label(new.code(value)),
-                False,
-                "clients may now repeat it unchanged",
-            )
-    for value in old.retryable_codes:
-        if value not in new.retryable_codes:
-            yield Change(
-                CODES,
-                "removed",
-                "retryable code",
-                str(value),
-                code_label(old.code(value)),
-                True,
-                "clients that repeat it may now act twice",
-            )
+    yield from membership(
+        CODES,
+        "retryable code",
+        old.retryable_codes,
+        new.retryable_codes,
+        added=(lambda value: code_label(new.code(value)), False, "clients may now repeat it unchanged"),
+        removed=(lambda value: code_label(old.code(value)), True, "clients that repeat it may now act twice"),
+    )
 
 
 def _families(old: ApiModel, new: ApiModel) -> Iterator[Change]:
@@ -359,28 +297,7 @@ def _families(old: ApiModel, new: ApiModel) -> Iterator[Change]:
         if name not in before:
             yield Change(CODES, "added", "code family", name, family.description, False, "a new exception family")
             continue
-        for value in family.codes:
-            if value not in before[name].codes:
-                yield Change(
-                    CODES,
-                    "added",
-                    "family code",
-                    f"{name} {value}",
-                    code_label(new.code(value)),
-                    False,
-                    "handlers of the family catch one more code",
-                )
-        for value in before[name].codes:
-            if value not in family.codes:
-                yield Change(
-                    CODES,
-                    "removed",
-                    "family code",
-                    f"{name} {value}",
-                    code_label(old.code(value)),
-                    True,
-                    "handlers of the family no longer catch it",
-                )
+        yield from _family_codes(old, new, before[name], family)
     for name, family in before.items():
         if name not in after:
             yield Change(
@@ -392,3 +309,15 @@ def _families(old: ApiModel, new: ApiModel) -> Iterator[Change]:
                 True,
                 "SDK code that catches it must be changed",
             )
+
+
+def _family_codes(old: ApiModel, new: ApiModel, was: CodeFamily, now: CodeFamily) -> Iterator[Change]:
+    yield from membership(
+        CODES,
+        "family code",
+        was.codes,
+        now.codes,
+        target=lambda value: f"{now.name} {value}",
+        added=(lambda value: code_label(new.code(value)), False, "handlers of the family catch one more code"),
+        removed=(lambda value: code_label(old.code(value)), True, "handlers of the family no longer catch it"),
+    )

@@ -84,7 +84,10 @@ def field_tree(model: ApiModel, schema: dict[str, Any]) -> tuple[FieldInfo, ...]
     found: list[FieldInfo] = []
     _walk(model, schema, "", frozenset(), found)
     # Several anyOf branches may hold the same field: the first one describes it.
-    return tuple({f.path: f for f in reversed(found)}[path] for path in dict.fromkeys(f.path for f in found))
+    first: dict[str, FieldInfo] = {}
+    for field in found:
+        first.setdefault(field.path, field)
+    return tuple(first.values())
 
 
 def _walk(model: ApiModel, schema: dict[str, Any], prefix: str, seen: frozenset[str], into: list[FieldInfo]) -> None:

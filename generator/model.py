@@ -8,12 +8,14 @@ for emitters that write or serve the spec as it is.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from .bundle import Bundle, parse_pointer
+from .jsonvalues import strings
 from .problems import Problem
 
 CodeKind = Literal["result", "failed"]
@@ -69,6 +71,13 @@ class SignatureScheme:
     example_secret: str
     ambiguous_pattern: str | None
     ambiguous_code: int | None
+
+    def is_ambiguous(self, body: Any) -> bool:
+        """Whether the canonical form cannot tell this body apart from another (v1's `&k=v` in a value)."""
+        if not self.ambiguous_pattern:
+            return False
+        pattern = re.compile(self.ambiguous_pattern)
+        return any(pattern.search(text) for text in strings(body))
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from generator.jsonvalues import integral
 from generator.model import ApiModel
 
 from .clock import Clock
@@ -167,7 +168,7 @@ class Gateway:
             raise Refusal(op.invalid_code(signing.TIMESTAMP_FIELD))
         if abs(self.clock.wall_ms() - sent) > signing.TIMESTAMP_TOLERANCE_MS:
             raise Refusal(21009)
-        if version.ambiguous is not None and _holds(body, version.ambiguous):
+        if version.model.signature.is_ambiguous(body):
             raise Refusal(int(version.model.signature.ambiguous_code or version.model.parameter_error_code))
 
     def _validate(self, op: OperationRuntime, body: dict[str, Any], raw: bytes | None) -> dict[str, Any]:
@@ -191,7 +192,7 @@ class Gateway:
                 try:
                     model = op.request_model.model_validate_json(raw, strict=True)
                 except ValidationError:
-                    model = op.request_model.model_validate_json(json.dumps(_integral(body)), strict=True)
+                    model = op.request_model.model_validate_json(json.dumps(integral(body)), strict=True)
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
             raise Refusal(op.invalid_code(first["loc"])) from None
@@ -277,16 +278,6 @@ def _declared_null(model: ApiModel, schema: dict[str, Any], value: Any) -> list[
     return None
 
 
-def _integral(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _integral(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_integral(v) for v in value]
-    return value
-
-
 def _json_object(raw: bytes) -> dict[str, Any] | None:
     try:
         value = json.loads(raw)
@@ -307,21 +298,6 @@ def _depth(value: Any) -> int:
         children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return deepest
-
-
-def _holds(body: dict[str, Any], pattern: Any) -> bool:
-    """Whether any string in the body, at any depth, matches `pattern`."""
-    stack: list[Any] = [body]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, str):
-            if pattern.search(node):
-                return True
-        elif isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return False
 
 
 async def _form(

@@ -8,7 +8,6 @@ request models from the generated SDK.
 from __future__ import annotations
 
 import importlib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +43,6 @@ class VersionRuntime:
     signing: ModuleType
     models: ModuleType
     operations: dict[str, OperationRuntime] = field(default_factory=dict)
-    ambiguous: re.Pattern[str] | None = None
 
     def message(self, code: int) -> str:
         return self.model.code(code).message
@@ -101,8 +99,6 @@ def _version_runtime(model: ApiModel, package: str) -> VersionRuntime:
         signing=importlib.import_module(f"{package}._signing"),
         models=models,
     )
-    if model.signature.ambiguous_pattern:
-        runtime.ambiguous = re.compile(model.signature.ambiguous_pattern)
     for op in model.operations:
         runtime.operations[op.path] = OperationRuntime(
             operation=op,

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from ..jsonvalues import integral
 from ..model import ApiModel, Operation
 
 Case = schemathesis.Case[Any]
@@ -160,7 +160,7 @@ def invalid_input_refused(ctx: Context, response: Response, case: Case) -> None:
     run, op, envelope = _context(response, case)
     if op is None or envelope is None or not isinstance(case.body, dict) or _is_form(op):
         return
-    errors = list(run.validators[op.path].iter_errors(_integral(case.body)))
+    errors = list(run.validators[op.path].iter_errors(integral(case.body)))
     if not errors:
         return
     allowed = {run.model.parameter_error_code}
@@ -184,7 +184,7 @@ def valid_input_not_a_parameter_error(ctx: Context, response: Response, case: Ca
         return
     if envelope.get("code") != run.model.parameter_error_code or response.status_code != 200:
         return
-    if run.validators[op.path].is_valid(_integral(case.body)) and not _ambiguous(run, case.body):
+    if run.validators[op.path].is_valid(integral(case.body)) and not run.model.signature.is_ambiguous(case.body):
         raise AssertionError("a schema-valid body was refused with 21002")
 
 
@@ -248,35 +248,6 @@ def _envelope(response: Response) -> dict[str, Any] | None:
 
 def _is_form(op: Operation) -> bool:
     return op.content_type.startswith("multipart/")
-
-
-def _integral(value: Any) -> Any:
-    """JSON numbers as JSON Schema reads them: 150000.0 is the integer 150000."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _integral(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_integral(v) for v in value]
-    return value
-
-
-def _ambiguous(run: Target, body: dict[str, Any]) -> bool:
-    """Whether the version's signature could not tell this body apart (v1's `&k=v`)."""
-    pattern = run.model.signature.ambiguous_pattern
-    if not pattern:
-        return False
-    regex = re.compile(pattern)
-    stack: list[Any] = [body]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, str) and regex.search(node):
-            return True
-        if isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return False
 
 
 def _merchant_key(run: Target, op: Operation | None) -> str | None:

@@ -12,7 +12,8 @@ from typing import Any
 
 import jinja2
 
-from ..diff import SECTIONS, Change, diff
+from ..changes import SECTIONS, Change
+from ..diff import diff
 from ..model import ApiModel
 from ..output import OutputTree
 

@@ -9,17 +9,20 @@ file read.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import multiprocessing
+import os
 import warnings
+from collections.abc import Callable, Iterator, Sequence
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import datamodel_code_generator as dcg
 from datamodel_code_generator.enums import DataModelType, InputFileType
 from datamodel_code_generator.format import Formatter, PythonVersion
-
-from ..model import ApiModel
 
 OPTIONS: dict[str, object] = {
     "input_file_type": InputFileType.OpenAPI,
@@ -51,22 +54,9 @@ OPTIONS: dict[str, object] = {
 }
 
 
-def models_source(model: ApiModel, header: str, cache: Path | None) -> str:
-    """The `models.py` of `model`'s SDK."""
-    # The generator reads only the schemas: give it nothing else, so that an edit elsewhere in
-    # the spec (an operation's prose, an example) reuses the cached models.
-    document = model.document
-    schemas_only = {
-        "openapi": document["openapi"],
-        "info": document["info"],
-        "paths": {},
-        "components": {"schemas": document["components"]["schemas"]},
-    }
-    spec = json.dumps(schemas_only, sort_keys=True, ensure_ascii=False)
-    key = hashlib.sha256(
-        "\0".join([spec, header, repr(sorted(OPTIONS.items())), version("datamodel-code-generator")]).encode()
-    )
-    cached = cache / f"models-{key.hexdigest()}.py" if cache else None
+def models_source(document: dict[str, Any], header: str, cache: Path | None) -> str:
+    """The `models.py` of the SDK of a bundled `document`."""
+    spec, cached = _input(document, header, cache)
     if cached is not None and cached.is_file():
         return cached.read_text(encoding="utf-8")
     with warnings.catch_warnings():
@@ -78,5 +68,57 @@ def models_source(model: ApiModel, header: str, cache: Path | None) -> str:
     source = source.rstrip("\n") + "\n"
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        cached.write_text(source, encoding="utf-8")
+        temporary = cached.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(source, encoding="utf-8")
+        temporary.replace(cached)  # whole or not at all, whichever process writes it
     return source
+
+
+@contextlib.contextmanager
+def prefetched(jobs: Sequence[tuple[dict[str, Any], str]], cache: Path) -> Iterator[Callable[[], None]]:
+    """Run the model generator for (document, header) jobs in a forked process, into the cache.
+
+    The generator's first call in a process costs more than a second, spent
+    importing and warming up; the caller meanwhile validates the specs and
+    renders everything else, then calls the yielded function to wait. It is
+    an optimization only: `models_source` generates in-process whatever the
+    child did not leave in the cache (no fork on this platform, a failure).
+    """
+    pending = [job for job in jobs if not _input(*job, cache)[1].is_file()]  # type: ignore[union-attr]
+    if not pending or "fork" not in multiprocessing.get_all_start_methods():
+        yield lambda: None
+        return
+    # One child for all the jobs: the generator's warm-up is paid once, and the parent keeps a core.
+    child = multiprocessing.get_context("fork").Process(target=_fill_cache, args=(pending, cache), daemon=True)
+    child.start()
+    try:
+        yield child.join
+    finally:
+        if child.is_alive():
+            child.terminate()
+        child.join()
+
+
+def _fill_cache(jobs: Sequence[tuple[dict[str, Any], str]], cache: Path) -> None:
+    for document, header in jobs:
+        models_source(document, header, cache)
+
+
+def _input(document: dict[str, Any], header: str, cache: Path | None) -> tuple[str, Path | None]:
+    """The generator's input, and where its output is cached (by a hash of all that decides it).
+
+    The generator reads only the schemas: it is given nothing else, so that an
+    edit elsewhere in the spec (an operation's prose, an example) reuses the
+    cached models.
+    """
+    schemas_only = {
+        "openapi": document["openapi"],
+        "info": document["info"],
+        "paths": {},
+        "components": {"schemas": document["components"]["schemas"]},
+    }
+    spec = json.dumps(schemas_only, sort_keys=True, ensure_ascii=False)
+    key = hashlib.sha256(
+        "\0".join([spec, header, repr(sorted(OPTIONS.items())), version("datamodel-code-generator")]).encode()
+    )
+    return spec, (cache / f"models-{key.hexdigest()}.py" if cache else None)

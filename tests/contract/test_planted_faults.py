@@ -45,8 +45,10 @@ class Faulty:
 
         await self.app(scope, receive, capture)
         try:
+            if start["status"] != 200:
+                raise ValueError("only answers the gateway made are corrupted")
             envelope = json.loads(b"".join(chunks))
-        except ValueError:  # not an envelope (405 for another method): passed through as it was
+        except ValueError:  # 400/413/405 answers, not envelopes of an answer: passed through as they were
             await send(start)
             await send({"type": "http.response.body", "body": b"".join(chunks)})
             return

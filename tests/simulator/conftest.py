@@ -22,6 +22,28 @@ from ..conftest import ROOT
 
 T = TypeVar("T")
 
+# What most tests send: a GCash collection and an InstaPay payout in the Philippines (SDK arguments).
+NOTIFY = "https://merchant.example/notify"
+PAY_IN: dict[str, Any] = {
+    "amount": 150000,
+    "currency": "PHP",
+    "country": "PH",
+    "pay_method": "WALLET",
+    "wallet_code": "GCASH",
+    "product_name": "Monthly plan",
+    "notify_url": NOTIFY,
+}
+PAYOUT: dict[str, Any] = {
+    "amount": 250_000,
+    "currency": "PHP",
+    "country": "PH",
+    "transfer_code": "INSTAPAY",
+    "bank_code": "BDO",
+    "account_number": "005370123456",
+    "account_name": "Juan Dela Cruz",
+    "notify_url": NOTIFY,
+}
+
 
 @dataclass
 class Server:

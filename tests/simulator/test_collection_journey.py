@@ -4,17 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import Merchant, Server, eventually
-
-PAY_IN = {
-    "amount": 150000,
-    "currency": "PHP",
-    "country": "PH",
-    "pay_method": "WALLET",
-    "wallet_code": "GCASH",
-    "product_name": "Monthly plan",
-    "notify_url": "https://merchant.example/notify",
-}
+from .conftest import PAY_IN, Merchant, Server, eventually
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])

@@ -18,20 +18,10 @@ import pytest
 
 import paygate_v2
 
-from .conftest import Server, start_server, stop_server
+from .conftest import PAY_IN, Server, start_server, stop_server
 
 pytestmark = pytest.mark.reliability
-
-COLLECTION = {
-    "mch_order_id": "RACE-1",
-    "amount": 150000,
-    "currency": "PHP",
-    "country": "PH",
-    "pay_method": "WALLET",
-    "wallet_code": "GCASH",
-    "product_name": "Plan",
-    "notify_url": "https://merchant.example/notify",
-}
+COLLECTION = {**PAY_IN, "mch_order_id": "RACE-1"}
 
 
 @pytest.fixture(scope="module", params=[1, 2], ids=["1-worker", "2-workers"])

@@ -230,9 +230,7 @@ def test_retried_until_the_receiver_answers_right(
 ) -> None:
     scale = time_scale(server)
     timeout = max(models[version].notification_policy.timeout_seconds * scale, 0.1)
-    receiver = Receiver(
-        merchant.secret, version, misbehave=mode, times=2, slow_seconds=timeout + 0.5
-    ).start()
+    receiver = Receiver(merchant.secret, version, misbehave=mode, times=2, slow_seconds=timeout + 0.5).start()
     receivers.append(receiver)
     transaction_id = pay_in(merchant, version, receiver, f"N-{version}-{mode}")
 

@@ -14,23 +14,13 @@ import paygate_v2
 from paygate_v1 import _signing as v1_signing
 from paygate_v2 import _signing as v2_signing
 
-from .conftest import Merchant, Server, eventually, start_server, stop_server
+from .conftest import PAYOUT, Merchant, Server, eventually, start_server, stop_server
 
 VERSIONS = ["v1", "v2"]
 SIGNERS = {"v1": v1_signing, "v2": v2_signing}
 API_ERRORS = (paygate_v1.APIError, paygate_v2.APIError)
-BANK = {
-    "amount": 250_000,
-    "currency": "PHP",
-    "country": "PH",
-    "transfer_code": "INSTAPAY",
-    "bank_code": "BDO",
-    "account_number": "005370123456",
-    "account_name": "Juan Dela Cruz",
-    "notify_url": "https://merchant.example/notify",
-}
 WALLET = {
-    **BANK,
+    **PAYOUT,
     "transfer_code": "E_WALLET",
     "bank_code": None,
     "wallet_code": "GCASH",
@@ -83,7 +73,7 @@ def test_bank_payout_completes(slow_server: Server, version: str) -> None:
     merchant = slow_server.merchant(countries=["PH"], balances={"PHP": 1_000_000})
     client = gateway_client(merchant, version)
     assert php(client) == (1_000_000, 0, 0)
-    created = client.disbursements.create(mch_order_id="PO-1", remark="week 47", **BANK)
+    created = client.disbursements.create(mch_order_id="PO-1", remark="week 47", **PAYOUT)
     assert created.transaction_status.value == "PENDING" and created.finish_time is None
     assert (created.bank_code.value, created.wallet_code, created.remark) == ("BDO", None, "week 47")
     # The amount left `available` in the same step that created the payout, and is held in `frozen`.
@@ -97,7 +87,7 @@ def test_bank_payout_completes(slow_server: Server, version: str) -> None:
     assert php(client) == (750_000, 0, 0)
     (note,) = eventually(lambda: events(slow_server, merchant.app_id, created.transaction_id))
     assert note["event"] == "disbursement.completed" and note["version"] == version
-    assert note["url"] == BANK["notify_url"]
+    assert note["url"] == PAYOUT["notify_url"]
     payload = note["payload"]
     assert (payload["eventName"], payload["transactionStatus"]) == ("disbursement.completed", "COMPLETED")
     assert (payload["transactionId"], payload["mchOrderId"], payload["amount"]) == (
@@ -132,9 +122,9 @@ def test_a_repeated_create_is_told_so_and_debits_nothing_again(slow_server: Serv
     # The first create used the whole balance and the day's only payout: a repeat must still get 21007.
     merchant = slow_server.merchant(countries=["PH"], balances={"PHP": 250_000}, limits={"dailyCount": 1})
     client = gateway_client(merchant, version)
-    first = client.disbursements.create(mch_order_id="PO-1", **BANK)
+    first = client.disbursements.create(mch_order_id="PO-1", **PAYOUT)
     with pytest.raises(API_ERRORS) as refused:
-        client.disbursements.create(mch_order_id="PO-1", **BANK)
+        client.disbursements.create(mch_order_id="PO-1", **PAYOUT)
     assert refused.value.code == 21007
     assert php(client) == (0, 250_000, 0)
     assert client.disbursements.query(mch_order_id="PO-1").transaction_id == first.transaction_id
@@ -143,9 +133,9 @@ def test_a_repeated_create_is_told_so_and_debits_nothing_again(slow_server: Serv
 def test_v2_idempotency_id_reuse_answers_the_first_payout(slow_server: Server) -> None:
     merchant = slow_server.merchant(countries=["PH"], balances={"PHP": 250_000})
     client = gateway_client(merchant, "v2")
-    first = client.disbursements.create(mch_order_id="PO-1", idempotency_id="key-1", **BANK)
+    first = client.disbursements.create(mch_order_id="PO-1", idempotency_id="key-1", **PAYOUT)
     with pytest.raises(paygate_v2.DuplicateIdempotencyIdError) as refused:
-        client.disbursements.create(mch_order_id="PO-2", idempotency_id="key-1", **BANK)
+        client.disbursements.create(mch_order_id="PO-2", idempotency_id="key-1", **PAYOUT)
     assert refused.value.data["transactionId"] == first.transaction_id
     assert php(client) == (0, 250_000, 0)
     assert_not_found(client, "PO-2")
@@ -154,7 +144,7 @@ def test_v2_idempotency_id_reuse_answers_the_first_payout(slow_server: Server) -
 def test_v1_and_v2_share_the_payouts(slow_server: Server) -> None:
     merchant = slow_server.merchant(countries=["PH"], balances={"PHP": 1_000_000})
     v1, v2 = gateway_client(merchant, "v1"), gateway_client(merchant, "v2")
-    made = v1.disbursements.create(mch_order_id="PO-1", **BANK)
+    made = v1.disbursements.create(mch_order_id="PO-1", **PAYOUT)
     assert v2.disbursements.query(mch_order_id="PO-1").transaction_id == made.transaction_id
     assert php(v1) == php(v2) == (750_000, 250_000, 0)
 
@@ -166,7 +156,7 @@ def test_v1_and_v2_share_the_payouts(slow_server: Server) -> None:
 def test_every_planned_failure_is_reported(server: Server, failed_code: int) -> None:
     merchant = server.merchant(countries=["PH"], balances={"PHP": 1_000_000})
     client = merchant.client("v2")
-    client.disbursements.create(mch_order_id="PO", remark=f"sandbox:{failed_code}", **BANK)
+    client.disbursements.create(mch_order_id="PO", remark=f"sandbox:{failed_code}", **PAYOUT)
     assert final(client, "PO").failed_code == failed_code
 
 
@@ -187,11 +177,11 @@ def test_settled_pay_ins_fund_payouts(server: Server) -> None:
     server.sandbox("POST", f"transactions/{collection.transaction_id}/pay")
     assert php(client) == (0, 0, 400_000)
     with pytest.raises(API_ERRORS) as refused:
-        client.disbursements.create(mch_order_id="PO-1", **BANK)
+        client.disbursements.create(mch_order_id="PO-1", **PAYOUT)
     assert refused.value.code == 21014  # pending settlement is not available
     server.sandbox("POST", "settle", json={"appId": fresh.app_id})
     assert php(client) == (400_000, 0, 0)
-    client.disbursements.create(mch_order_id="PO-1", **BANK)
+    client.disbursements.create(mch_order_id="PO-1", **PAYOUT)
     assert php(client)[0] == 150_000  # at once, whether or not the payout has completed yet
     final(client, "PO-1")
     assert php(client) == (150_000, 0, 0)
@@ -202,7 +192,7 @@ def test_settled_pay_ins_fund_payouts(server: Server) -> None:
 ONLY_PH = {"countries": ["PH", "ID"], "balances": {"PHP": 1_000_000, "IDR": 1_000_000}}
 CHANNELS = {"TransferCode": ["BANK_TRANSFER", "E_WALLET"], "BankCode": ["BPI"], "WalletCode": ["MAYA"]}
 REFUSALS: dict[str, tuple[dict[str, Any], dict[str, Any], int]] = {
-    # name: (merchant config, payout arguments over BANK, code)
+    # name: (merchant config, payout arguments over PAYOUT, code)
     "country not opened": ({"countries": ["ID"]}, {}, 21017),
     "currency not the country's": ({}, {"currency": "IDR"}, 21017),
     "below the country's payout minimum": ({}, {"amount": 1_999}, 21010),
@@ -236,7 +226,7 @@ def test_refusal(server: Server, version: str, case: str) -> None:
     merchant = server.merchant(**{**ONLY_PH, **config})
     client = merchant.client(version, max_retries=0)
     before = client.account.balance().balances
-    arguments = {k: v for k, v in {**BANK, **overrides}.items() if v is not None}
+    arguments = {k: v for k, v in {**PAYOUT, **overrides}.items() if v is not None}
     with pytest.raises(API_ERRORS) as refused:
         client.disbursements.create(mch_order_id="PO-X", **arguments)
     assert refused.value.code == code, refused.value
@@ -254,10 +244,10 @@ def assert_not_found(client: Any, mch_order_id: str, transaction_id: str | None 
 def test_caps_count_the_day_s_payouts(server: Server, version: str) -> None:
     merchant = server.merchant(countries=["PH"], balances={"PHP": 5_000_000}, limits={"dailyCount": 2})
     client = merchant.client(version, max_retries=0)
-    client.disbursements.create(mch_order_id="A", **BANK)
-    client.disbursements.create(mch_order_id="B", remark="sandbox:-10004", **BANK)
+    client.disbursements.create(mch_order_id="A", **PAYOUT)
+    client.disbursements.create(mch_order_id="B", remark="sandbox:-10004", **PAYOUT)
     with pytest.raises(API_ERRORS) as refused:
-        client.disbursements.create(mch_order_id="C", **BANK)
+        client.disbursements.create(mch_order_id="C", **PAYOUT)
     assert refused.value.code == 21027
 
 
@@ -286,7 +276,7 @@ def test_amount_not_a_positive_integer(server: Server, version: str) -> None:
 def test_query_of_an_unknown_or_mismatched_payout(server: Server, version: str) -> None:
     merchant = server.merchant(countries=["PH"], balances={"PHP": 1_000_000})
     client = merchant.client(version)
-    created = client.disbursements.create(mch_order_id="PO-1", **BANK)
+    created = client.disbursements.create(mch_order_id="PO-1", **PAYOUT)
     assert_not_found(client, "PO-2")
     assert_not_found(client, "PO-1", transaction_id="f" * 36)
     other = server.merchant(countries=["PH"]).client(version)

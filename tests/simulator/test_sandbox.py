@@ -34,31 +34,11 @@ from simulator.store import Record, Store
 from simulator.worker import DeliverySettings, Worker
 
 from ..conftest import ROOT
-from .conftest import Merchant, Server, eventually, start_server, stop_server
+from .conftest import NOTIFY, PAY_IN, PAYOUT, Merchant, Server, eventually, start_server, stop_server
 
 SPEC = ROOT / "spec" / "sandbox" / "openapi.yaml"
 API_ERRORS = (paygate_v1.APIError, paygate_v2.APIError)
-NOTIFY = "https://merchant.example/notify"
-PAY_IN = {
-    "amount": 150000,
-    "currency": "PHP",
-    "country": "PH",
-    "pay_method": "WALLET",
-    "wallet_code": "GCASH",
-    "product_name": "Monthly plan",
-    "notify_url": NOTIFY,
-}
 CASHIER = {"amount": 89_900, "currency": "PHP", "country": "PH", "product_name": "Plan", "notify_url": NOTIFY}
-PAYOUT = {
-    "amount": 250_000,
-    "currency": "PHP",
-    "country": "PH",
-    "transfer_code": "INSTAPAY",
-    "bank_code": "BDO",
-    "account_number": "005370123456",
-    "account_name": "Juan Dela Cruz",
-    "notify_url": NOTIFY,
-}
 LINK = {"payer_id": "PAYER-1", "wallet_code": "GCASH", "country": "PH", "notify_url": NOTIFY, "max_amount": 500000}
 
 
