@@ -86,7 +86,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--db", default="payspec-sandbox.db", help="SQLite file (default: %(default)s), or :memory:")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (they share the --db file)")
     serve.add_argument(
-        "--time-scale", type=float, default=1.0, help="multiply notification retry delays and timeouts (0.001: tests)"
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="multiply notification retry delays and timeouts (0.001: tests; an answer is awaited 1 s at least)",
     )
     serve.add_argument("--processing-ms", type=int, default=2000, help="how long payouts and refunds stay PENDING")
     serve.add_argument("--log-level", default="info")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import keyword
 import re
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +22,11 @@ BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 def environment(overrides: Path | None = None) -> jinja2.Environment:
     """A strict environment: an undefined name in a template is an error, not ''."""
-    search = [str(overrides)] if overrides else []
-    search.append(str(BUILTIN_TEMPLATES))
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(search),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,  # noqa: S701 - these templates write Python and Markdown, not HTML
-        extensions=["jinja2.ext.do"],
-    )
+    # These templates write Python and Markdown, not HTML: escaping would corrupt them.
+    env = _strict(overrides, autoescape=False, extensions=["jinja2.ext.do"])
     env.filters.update(
         pyrepr=pyrepr,
         snake=snake_case,
-        pascal=pascal_case,
         indent_text=indent_text,
         docstring=docstring,
         doc=doc,
@@ -47,18 +38,27 @@ def environment(overrides: Path | None = None) -> jinja2.Environment:
 
 def html_environment(overrides: Path | None = None) -> jinja2.Environment:
     """The environment of the HTML docs: autoescaped, so spec text can never become markup."""
+    autoescape = jinja2.select_autoescape(enabled_extensions=("html", "html.jinja"), default=True)
+    env = _strict(overrides, autoescape=autoescape)
+    env.filters.update(prose=prose)
+    return env
+
+
+def _strict(
+    overrides: Path | None, *, autoescape: bool | Callable[[str | None], bool], extensions: list[str] | None = None
+) -> jinja2.Environment:
+    """Templates from `overrides` first, then the built-in ones; undefined names are errors."""
     search = [str(overrides)] if overrides else []
     search.append(str(BUILTIN_TEMPLATES))
-    env = jinja2.Environment(
+    return jinja2.Environment(
         loader=jinja2.FileSystemLoader(search),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.jinja"), default=True),
+        autoescape=autoescape,  # noqa: S701 - each caller chooses its escaping
+        extensions=extensions or [],
     )
-    env.filters.update(prose=prose)
-    return env
 
 
 _CODE_SPAN = re.compile(r"`([^`]+)`")

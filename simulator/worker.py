@@ -60,8 +60,10 @@ class DeliverySettings:
     """How long a claimed notification is kept from other workers (at least twice the timeout)."""
     batch: int = 50
     """At most this many attempts in flight per worker."""
-    min_timeout_seconds: float = 0.1
-    """The shortest wait for an answer, however small the time scale."""
+    min_timeout_seconds: float = 1.0
+    """The shortest wait for an answer, however small the time scale: a local receiver on a
+    busy machine (a CI runner, a test process collecting its garbage) can take a few hundred
+    milliseconds, and failing it for that would retry a notification that was answered."""
 
 
 @dataclass(frozen=True)

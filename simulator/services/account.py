@@ -82,8 +82,8 @@ def download_reconciliation(call: Call, tx: Tx) -> dict[str, Any]:
         status="ACTIVE",
         due_ms=expire_ms,
         meta={"expireMs": expire_ms},
+        record_id=token,
     )
-    record.id = token
     if not tx.insert(record):
         raise RuntimeError("a reconciliation link token was drawn twice")
     data.update(downloadUrl=f"{call.base_url}/sandbox/files/{token}", expireTime=gateway_time(expire_ms))

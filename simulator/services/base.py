@@ -73,9 +73,11 @@ class Call:
     def today(self) -> str:
         return gateway_day(self.now_ms)
 
-    def new_record(self, kind: str, ref: str, data: dict[str, Any], **fields: Any) -> Record:
+    def new_record(
+        self, kind: str, ref: str, data: dict[str, Any], *, record_id: str | None = None, **fields: Any
+    ) -> Record:
         return Record(
-            id=data.get("_id") or new_id(kind),
+            id=record_id or new_id(kind),
             app_id=self.merchant.app_id,
             kind=kind,
             ref=ref,
@@ -193,12 +195,12 @@ class Call:
         if cap is not None and volume + amount > cap:
             self.refuse(21022)
 
-    def debit(self, tx: Tx, currency: str, amount: int, *, code: int = 21014) -> None:
-        """Hold `amount` of the available balance in frozen; refuse with `code` when short."""
+    def debit(self, tx: Tx, currency: str, amount: int) -> None:
+        """Hold `amount` of the available balance in frozen; 21014 when it is short."""
         try:
             tx.move(self.merchant.app_id, currency, available=-amount, frozen=amount)
         except Insufficient:
-            self.refuse(code)
+            self.refuse(21014)
 
 
 def new_id(kind: str) -> str:

@@ -77,8 +77,8 @@ def create_collection(call: Call, tx: Tx) -> dict[str, Any]:
         currency=currency,
         due_ms=expire_ms,
         meta={"notifyUrl": p["notifyUrl"], "failedCode": failed_code, "token": token.id if token else None},
+        record_id=transaction_id,
     )
-    record.id = transaction_id
     call.create(tx, record)
     return record.data
 
@@ -120,8 +120,8 @@ def create_cashier_order(call: Call, tx: Tx) -> dict[str, Any]:
         currency=currency,
         due_ms=expire_ms,
         meta={"notifyUrl": p["notifyUrl"], "failedCode": failed_code, "payMethods": methods},
+        record_id=transaction_id,
     )
-    record.id = transaction_id
     call.create(tx, record)
     return record.data
 

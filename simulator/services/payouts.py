@@ -57,8 +57,8 @@ def create_disbursement(call: Call, tx: Tx) -> dict[str, Any]:
         currency=currency,
         due_ms=call.now_ms + call.settings.processing_ms,
         meta={"notifyUrl": p["notifyUrl"], "failedCode": failed_code},
+        record_id=data["transactionId"],
     )
-    record.id = data["transactionId"]
     call.create(tx, record)
     call.debit(tx, currency, amount)
     return record.data

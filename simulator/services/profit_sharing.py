@@ -59,8 +59,7 @@ def upload_relationship_proof(call: Call, tx: Tx) -> dict[str, Any]:
         "uploadTime": call.now,
     }
     meta = {"content": base64.b64encode(content).decode()}
-    record = call.new_record("proof", proof_id, data, status="STORED", meta=meta)
-    record.id = proof_id
+    record = call.new_record("proof", proof_id, data, status="STORED", meta=meta, record_id=proof_id)
     call.create(tx, record)
     return record.data
 

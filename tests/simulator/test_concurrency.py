@@ -18,7 +18,7 @@ import pytest
 
 import paygate_v2
 
-from .conftest import PAY_IN, Server, start_server, stop_server
+from .conftest import PAY_IN, PAYOUT, Server, start_server, stop_server
 
 pytestmark = pytest.mark.reliability
 COLLECTION = {**PAY_IN, "mch_order_id": "RACE-1"}
@@ -83,17 +83,7 @@ def test_parallel_payouts_never_overdraw(racing_server: Server) -> None:
     clients = [merchant.client("v2", max_retries=0) for _ in range(10)]
 
     def payout(i: int) -> Any:
-        return clients[i % 10].disbursements.create(
-            mch_order_id=f"P-{i}",
-            amount=30_000,
-            currency="PHP",
-            country="PH",
-            transfer_code="INSTAPAY",
-            bank_code="BDO",
-            account_number="005370123456",
-            account_name="Juan dela Cruz",
-            notify_url="https://merchant.example/notify",
-        )
+        return clients[i % 10].disbursements.create(mch_order_id=f"P-{i}", **{**PAYOUT, "amount": 30_000})
 
     outcomes = race(100, payout)
     accepted = [o for o in outcomes if isinstance(o, paygate_v2.models.Disbursement)]

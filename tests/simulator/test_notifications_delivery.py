@@ -24,6 +24,7 @@ import pytest
 import paygate_v1
 import paygate_v2
 from generator.model import ApiModel
+from simulator.worker import DeliverySettings
 
 from .conftest import Merchant, Server, eventually, free_port, start_server, stop_server
 
@@ -229,7 +230,7 @@ def test_retried_until_the_receiver_answers_right(
     server: Server, merchant: Merchant, receivers: list[Receiver], models: dict[str, ApiModel], version: str, mode: str
 ) -> None:
     scale = time_scale(server)
-    timeout = max(models[version].notification_policy.timeout_seconds * scale, 0.1)
+    timeout = max(models[version].notification_policy.timeout_seconds * scale, DeliverySettings.min_timeout_seconds)
     receiver = Receiver(merchant.secret, version, misbehave=mode, times=2, slow_seconds=timeout + 0.5).start()
     receivers.append(receiver)
     transaction_id = pay_in(merchant, version, receiver, f"N-{version}-{mode}")
@@ -238,7 +239,7 @@ def test_retried_until_the_receiver_answers_right(
     assert done["state"] == "delivered"
     deliveries = done["deliveries"]
     assert len(deliveries) >= 3
-    assert all(MISBEHAVIOURS[mode](d) and not d["ok"] for d in deliveries[:2])
+    assert all(MISBEHAVIOURS[mode](d) and not d["ok"] for d in deliveries[:2]), deliveries
     assert [d["ok"] for d in deliveries] == [0] * (len(deliveries) - 1) + [1]
     assert_schedule(deliveries, models[version], scale)
     assert [e.transaction_id for e in receiver.events] == [transaction_id]
