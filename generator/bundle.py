@@ -60,6 +60,20 @@ def format_pointer(pointer: Pointer) -> str:
     return "/" + "/".join(token.replace("~", "~0").replace("/", "~1") for token in pointer)
 
 
+def follow(document: Any, pointer: Pointer) -> Any:
+    """The node at `pointer` in `document`, or None where the path leads nowhere."""
+    node = document
+    for token in pointer:
+        node = node.get(token) if isinstance(node, dict) else None
+    return node
+
+
+def ref_name(schema: Any) -> str | None:
+    """The component a `$ref` names ("#/components/schemas/Amount" -> "Amount"), or None."""
+    ref = schema.get("$ref") if isinstance(schema, dict) else None
+    return ref.rsplit("/", 1)[-1] if isinstance(ref, str) else None
+
+
 class _Bundler:
     def __init__(self, root: Path, problems: list[Problem]) -> None:
         self.root = root

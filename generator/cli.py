@@ -127,7 +127,8 @@ def _targets(config: Config | None, names: Sequence[str]) -> list[tuple[str, Pat
         if path.exists():
             targets.append((path.resolve().name if path.is_dir() else path.resolve().parent.name, path))
         elif config is not None:
-            targets.append((_version(config, name).name, _version(config, name).spec))
+            version = _version(config, name)
+            targets.append((version.name, version.spec))
         else:
             raise ConfigError(f"{name}: no such spec folder")
     return targets
@@ -212,6 +213,7 @@ def _generate(args: argparse.Namespace) -> int:
     from .render import environment, html_environment
 
     env = environment(args.templates)
+    html_env = html_environment(args.templates)
     tree = OutputTree(config.output)
     inputs = [config.root / "pyproject.toml", *freshness.toolkit_files(template_dirs)]
     versions = [_version(config, n) for n in args.versions] if args.versions else list(config.versions)
@@ -219,7 +221,7 @@ def _generate(args: argparse.Namespace) -> int:
         loaded = _load_all(config, args.versions)
         for version, model in loaded:
             emit_spec(model, version.spec, tree)
-            emit_docs(model, html_environment(args.templates), tree)
+            emit_docs(model, html_env, tree)
         models_ready()
     for version, model in loaded:
         label = _spec_label(config, version)
@@ -368,12 +370,11 @@ def _fuzz(args: argparse.Namespace) -> int:
         operations=tuple(args.operation),
     )
     config = find_config()
-    _version(config, args.api)
+    version = _version(config, args.api)
     if args.url and args.sandbox_merchant:
         from .contract.runner import sandbox_merchant
         from .loader import load_published
 
-        version = _version(config, args.api)
         model = load_published(config.output / "spec" / version.name / "openapi.json", version.name)
         options.app_id, options.secret = sandbox_merchant(args.url, model.schemas["Currency"]["enum"])
     elif args.url and not (args.app_id and args.secret):

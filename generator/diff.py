@@ -64,6 +64,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Literal
 
+from .bundle import ref_name
 from .changes import (
     CODES,
     MODULES,
@@ -85,7 +86,7 @@ from .changes import (
     without,
 )
 from .diff_schemas import bound_changes, code_changes, type_changes
-from .fields import FieldInfo, constraints, field_tree, ref_name
+from .fields import FieldInfo, constraints, field_tree
 from .model import ApiModel, Operation
 
 __all__ = ["SECTIONS", "STRICT", "Change", "breaking", "diff"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from .bundle import ref_name
 from .changes import (
     CODES,
     ENUM_VALUES,
@@ -23,7 +24,7 @@ from .changes import (
     replaced,
     show,
 )
-from .fields import CONSTRAINTS, constraints, ref_name, type_label
+from .fields import CONSTRAINTS, constraints, type_label
 from .model import ApiModel, CodeFamily
 
 # Extensions of enum types that state per-value facts clients rely on.

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .bundle import ref_name
 from .model import ApiModel
 
 # Keywords that bound a value without changing its type.
@@ -36,11 +37,6 @@ class FieldInfo:
     description: str
     schema: dict[str, Any]
     """The field's schema as written: a `$ref` to a named type, or inline."""
-
-
-def ref_name(schema: dict[str, Any]) -> str | None:
-    ref = schema.get("$ref")
-    return str(ref).rsplit("/", 1)[-1] if isinstance(ref, str) else None
 
 
 def is_object(schema: dict[str, Any]) -> bool:

@@ -6,12 +6,11 @@ one that is not valid OpenAPI would only produce noise in the later checks.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
-from .bundle import Bundle, bundle
+from .bundle import Bundle, bundle, follow, ref_name
 from .model import ApiModel, build_model
 from .problems import Location, Problem, SpecError
 from .signing import load_signer
@@ -72,18 +71,6 @@ def load_vectors(path: Path) -> dict[str, Any]:
         return json.load(f)  # type: ignore[no-any-return]
 
 
-def _schema_name(document: dict[str, Any], pointer: tuple[str, ...]) -> str:
-    node: Any = document
-    for token in pointer:
-        node = node[token]
-    return str(node.get("$ref", "")).rsplit("/", 1)[-1]
-
-
-def _example_digest(value: object) -> str:
-    """An example stands in for a file's bytes with text; the signature covers those bytes' SHA-256."""
-    return hashlib.sha256(str(value).encode("utf-8")).hexdigest()
-
-
 def check_signatures(model: ApiModel, bundled: Bundle, vectors_path: Path) -> list[Problem]:
     """The test vectors hold under the spec's scheme, and every signed example is signed right."""
     signer = load_signer(model)
@@ -93,8 +80,9 @@ def check_signatures(model: ApiModel, bundled: Bundle, vectors_path: Path) -> li
         if not (isinstance(value, dict) and model.signature.field in value):
             continue
         if "multipart/form-data" in pointer:
-            files = model.file_fields(_schema_name(bundled.document, schema_pointer))
-            value = {k: _example_digest(v) if k in files else v for k, v in value.items()}
+            # An example stands in for a file's bytes with text; the signature covers those bytes' digest.
+            files = model.file_fields(ref_name(follow(bundled.document, schema_pointer)) or "")
+            value = {k: signer.file_digest(str(v).encode("utf-8")) if k in files else v for k, v in value.items()}
         if not signer.verify(value, secret):
             expected = signer.sign(value, secret)
             problems.append(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .bundle import Bundle, parse_pointer
+from .bundle import Bundle, follow, parse_pointer, ref_name
 from .jsonvalues import strings
 from .problems import Problem
 
@@ -193,9 +193,11 @@ class ApiModel:
     test_values: tuple[TestValue, ...]
     sources: tuple[Path, ...] = ()
     _codes: dict[int, Code] = field(default_factory=dict, repr=False)
+    _result_codes: dict[str, Code] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._codes = {code.value: code for table in self.code_tables for code in table.codes}
+        self._result_codes = {code.name: code for code in self.result_codes()}
 
     @property
     def operations(self) -> tuple[Operation, ...]:
@@ -212,10 +214,14 @@ class ApiModel:
     def code(self, value: int) -> Code:
         return self._codes[value]
 
+    def result_code(self, name: str) -> Code:
+        """The result code the spec names `name` (its `x-enum-varnames` entry)."""
+        return self._result_codes[name]
+
     @property
     def success_code(self) -> Code:
         """The result code named SUCCESS: the only one that carries the operation's data."""
-        return next(c for c in self.result_codes() if c.name == "SUCCESS")
+        return self.result_code("SUCCESS")
 
     def result_codes(self) -> tuple[Code, ...]:
         return tuple(c for t in self.code_tables if t.kind == "result" for c in t.codes)
@@ -250,7 +256,7 @@ class ApiModel:
     @property
     def parameter_error_code(self) -> int:
         """The result code named PARAM_ERROR: what a bad field answers unless its type says otherwise."""
-        return next(c.value for c in self.result_codes() if c.name == "PARAM_ERROR")
+        return self.result_code("PARAM_ERROR").value
 
     def invalid_code(self, schema_name: str, path: Sequence[str | int]) -> int:
         """The code for a missing or invalid field of a request body, by its path ("receivers", 0, "amount").
@@ -276,12 +282,10 @@ class ApiModel:
         while True:
             if "x-invalid-code" in schema:
                 return int(schema["x-invalid-code"])
-            if not isinstance(schema.get("$ref"), str):
+            ref = schema.get("$ref")
+            if not isinstance(ref, str):
                 return None
-            node: Any = self.document
-            for token in parse_pointer(schema["$ref"][1:]):
-                node = node[token]
-            schema = node
+            schema = follow(self.document, parse_pointer(ref[1:]))
 
     def _collect(self, schema: dict[str, Any], into: dict[str, Field], required: set[str]) -> None:
         schema = self.resolve(schema)
@@ -306,7 +310,9 @@ def build_model(name: str, bundle: Bundle, problems: list[Problem]) -> ApiModel 
     if signature is None or not tables or policy is None:
         return None
     info = doc.get("info", {})
-    modules = builder.modules(doc)
+    idempotency = builder.idempotency(doc.get("x-idempotency"))
+    common = tuple(doc.get("x-result-codes") or ())
+    modules = builder.modules(doc, idempotency, common)
     return ApiModel(
         name=name,
         title=str(info.get("title", "")),
@@ -314,12 +320,12 @@ def build_model(name: str, bundle: Bundle, problems: list[Problem]) -> ApiModel 
         description=str(info.get("description", "")),
         document=doc,
         signature=signature,
-        idempotency=builder.idempotency(doc.get("x-idempotency")),
+        idempotency=idempotency,
         notification_policy=policy,
         code_tables=tables,
         families=builder.families(doc.get("x-code-families") or {}),
         retryable_codes=tuple(doc.get("x-retryable-codes") or ()),
-        common_result_codes=tuple(doc.get("x-result-codes") or ()),
+        common_result_codes=common,
         modules=modules,
         sources=bundle.sources,
         test_values=_applicable(builder.test_values(doc.get("x-sandbox-test-values") or []), modules),
@@ -454,14 +460,15 @@ class _Builder:
                 self.fail(("x-sandbox-test-values", str(i)), f"test value is incomplete: {exc!r}")
         return tuple(values)
 
-    def modules(self, doc: dict[str, Any]) -> tuple[Module, ...]:
+    def modules(
+        self, doc: dict[str, Any], idempotency: Idempotency | None, common: tuple[int, ...]
+    ) -> tuple[Module, ...]:
         operations: dict[str, list[Operation]] = {}
         notifications: dict[str, list[Notification]] = {}
-        common = tuple(doc.get("x-result-codes") or ())
         for path, item in (doc.get("paths") or {}).items():
             for method, raw in item.items():
                 if method == "post" and isinstance(raw, dict):
-                    op = self.operation(path, raw, common, doc)
+                    op = self.operation(path, raw, common, doc, idempotency)
                     operations.setdefault(op.tag, []).append(op)
         for key, item in (doc.get("webhooks") or {}).items():
             raw = item.get("post") if isinstance(item, dict) else None
@@ -482,12 +489,18 @@ class _Builder:
             )
         return tuple(modules)
 
-    def operation(self, path: str, raw: dict[str, Any], common: tuple[int, ...], doc: dict[str, Any]) -> Operation:
+    def operation(
+        self,
+        path: str,
+        raw: dict[str, Any],
+        common: tuple[int, ...],
+        doc: dict[str, Any],
+        idempotency: Idempotency | None,
+    ) -> Operation:
         content_type, request = _single_content(raw.get("requestBody", {}))
         _, response = _single_content(raw.get("responses", {}).get("200", {}))
-        request_schema = _component_name(request.get("schema", {}))
-        response_schema = _component_name(response.get("schema", {}))
-        idempotency = doc.get("x-idempotency")
+        request_schema = ref_name(request.get("schema", {})) or ""
+        response_schema = ref_name(response.get("schema", {})) or ""
         request_fields = _flat_properties(doc, request.get("schema", {}))
         links = tuple(
             Link(name, link["operationId"], dict(link.get("requestBody") or {}))
@@ -506,7 +519,7 @@ class _Builder:
             request_schema=request_schema,
             response_schema=response_schema,
             data_schema=_data_schema(doc, response.get("schema", {})),
-            idempotent=isinstance(idempotency, dict) and idempotency.get("field") in request_fields,
+            idempotent=idempotency is not None and idempotency.field in request_fields,
             request_examples=_examples(request),
             response_examples=_examples(response),
             links=links,
@@ -521,7 +534,7 @@ class _Builder:
             summary=raw.get("summary", ""),
             description=raw.get("description", ""),
             sdk_method=raw["x-sdk-method"],
-            schema=_component_name(request.get("schema", {})),
+            schema=(ref_name(request.get("schema", {})) or ""),
             events=tuple(raw.get("x-events", ())),
             examples=_examples(request),
         )
@@ -533,16 +546,9 @@ def _single_content(holder: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return "", {}
 
 
-def _component_name(schema: dict[str, Any]) -> str:
-    return str(schema.get("$ref", "")).rsplit("/", 1)[-1]
-
-
 def _deref(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    while isinstance(schema.get("$ref"), str):
-        node: Any = doc
-        for token in parse_pointer(schema["$ref"][1:]):
-            node = node[token]
-        schema = node
+    while isinstance(ref := schema.get("$ref"), str):
+        schema = follow(doc, parse_pointer(ref[1:]))
     return schema
 
 
@@ -562,7 +568,7 @@ def _data_schema(doc: dict[str, Any], schema: dict[str, Any]) -> str | None:
         if isinstance(data, dict):
             for branch in data.get("anyOf", [data]):
                 if "$ref" in branch:
-                    return _component_name(branch)
+                    return ref_name(branch) or ""
     return None
 
 

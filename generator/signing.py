@@ -9,7 +9,6 @@ that template in memory instead of keeping a second implementation.
 from __future__ import annotations
 
 import types
-from pathlib import Path
 from typing import Any, Protocol, cast
 
 from .model import ApiModel
@@ -31,10 +30,12 @@ class Signer(Protocol):
 
     def verify(self, body: Any, secret: str) -> bool: ...
 
+    def file_digest(self, content: bytes) -> str: ...
 
-def render_signer(model: ApiModel, header: str, templates: Path | None = None) -> str:
-    """The source of the `_signing` module for `model`."""
-    template = environment(templates).get_template(SIGNER_TEMPLATE)
+
+def render_signer(model: ApiModel, header: str) -> str:
+    """The source of the `_signing` module for `model`, from the toolkit's own template."""
+    template = environment(None).get_template(SIGNER_TEMPLATE)
     return template.render(model=model, scheme=model.signature, header=header)
 
 

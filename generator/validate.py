@@ -20,7 +20,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from .bundle import Bundle, format_pointer, parse_pointer
+from .bundle import Bundle, follow, format_pointer, parse_pointer
 from .problems import Problem
 from .yamlsource import Pointer
 
@@ -125,7 +125,7 @@ def check_conventions(bundle: Bundle) -> list[Problem]:
     doc = bundle.document
     problems: list[Problem] = []
     tags = {t.get("name") for t in doc.get("tags", []) if isinstance(t, dict)}
-    operation_ids = {op.get("operationId") for _, _, op in iter_operations(doc)}
+    operation_ids = {op.get("operationId") for at, op in _all_operations(doc) if at[0] == "paths"}
     for i, tag in enumerate(doc.get("tags", [])):
         resource = tag.get("x-sdk-resource") if isinstance(tag, dict) else None
         if not (isinstance(resource, str) and _IDENTIFIER.match(resource)):
@@ -142,13 +142,15 @@ def check_conventions(bundle: Bundle) -> list[Problem]:
         for at, node in _walk_schema(schema, ("components", "schemas", name)):
             _check_schema_node(bundle, at, node, problems)
     common = set(doc.get("x-result-codes") or ())
-    for path, _, operation in iter_operations(doc):
+    for pointer, operation in _all_operations(doc):
+        if pointer[0] != "paths":
+            continue
         documented = common | set(operation.get("x-result-codes") or ())
         body, _ = _deref(doc, operation.get("requestBody"), ())
         for content in ((body or {}).get("content") or {}).values() if isinstance(body, dict) else ():
             missing = _invalid_codes(doc, content.get("schema", {}), set()) - documented
             if missing:
-                where = ("paths", path, "post", "x-result-codes")
+                where = (*pointer, "x-result-codes")
                 problems.append(
                     _problem(bundle, where, f"a field's x-invalid-code is not documented: {sorted(missing)}")
                 )
@@ -194,15 +196,6 @@ def schema_validator(document: dict[str, Any], schema_pointer: Pointer) -> Draft
     return Draft202012Validator(schema, registry=registry, format_checker=FormatChecker())
 
 
-def iter_operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """(path, method, operation) for every operation under `paths`."""
-    for path, item in (doc.get("paths") or {}).items():
-        for method in HTTP_METHODS:
-            operation = item.get(method) if isinstance(item, dict) else None
-            if isinstance(operation, dict):
-                yield path, method, operation
-
-
 def iter_examples(doc: dict[str, Any]) -> Iterator[tuple[Pointer, Pointer, Any]]:
     """(example pointer, schema pointer, value) for every media-type example."""
     for pointer, operation in _all_operations(doc):
@@ -227,6 +220,7 @@ def iter_examples(doc: dict[str, Any]) -> Iterator[tuple[Pointer, Pointer, Any]]
 
 
 def _all_operations(doc: dict[str, Any]) -> Iterator[tuple[Pointer, dict[str, Any]]]:
+    """(pointer, operation) for every operation, under `paths` and under `webhooks`."""
     for section in ("paths", "webhooks"):
         for key, item in (doc.get(section) or {}).items():
             for method in HTTP_METHODS:
@@ -238,10 +232,7 @@ def _all_operations(doc: dict[str, Any]) -> Iterator[tuple[Pointer, dict[str, An
 def _deref(doc: dict[str, Any], node: Any, at: Pointer) -> tuple[Any, Pointer]:
     if isinstance(node, dict) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#"):
         target = parse_pointer(node["$ref"][1:])
-        found: Any = doc
-        for token in target:
-            found = found.get(token) if isinstance(found, dict) else None
-        return found, target
+        return follow(doc, target), target
     return node, at
 
 
@@ -275,10 +266,10 @@ def _check_operation(
         )
     body, _ = _deref(bundle.document, operation.get("requestBody"), (*pointer, "requestBody"))
     need(isinstance(body, dict) and body.get("required") is True, "requestBody must be present and required")
-    need(_has_example(bundle.document, body), "requestBody has no example")
+    need(_has_example(body), "requestBody has no example")
     ok, _ = _deref(bundle.document, (operation.get("responses") or {}).get("200"), (*pointer, "responses", "200"))
     need(isinstance(ok, dict), "operation has no 200 response")
-    need(_has_example(bundle.document, ok), "200 response has no example")
+    need(_has_example(ok), "200 response has no example")
     for media_holder in (body, ok):
         for media, content in (
             ((media_holder or {}).get("content") or {}).items() if isinstance(media_holder, dict) else ()
@@ -299,7 +290,7 @@ def _check_operation(
             )
 
 
-def _has_example(doc: dict[str, Any], holder: Any) -> bool:
+def _has_example(holder: Any) -> bool:
     if not isinstance(holder, dict):
         return False
     for content in (holder.get("content") or {}).values():

@@ -20,7 +20,6 @@ The hooks are configured once per run by `configure()`.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import threading
 import time
@@ -39,8 +38,6 @@ from ..model import ApiModel, Operation
 Case = schemathesis.Case[Any]
 Response = schemathesis.Response
 Context = schemathesis.CheckContext
-
-SUCCESS = 10000
 
 
 @dataclass
@@ -109,7 +106,7 @@ def sign_body(run: Target, op: Operation, body: dict[str, Any]) -> None:
         for name, value in list(body.items()):
             if name in files:
                 content = value if isinstance(value, bytes) else str(value).encode("utf-8")
-                signed[name] = hashlib.sha256(content).hexdigest()
+                signed[name] = run.signing.file_digest(content)
             elif not isinstance(value, str):
                 # A form carries text: send, and sign, the JSON spelling of anything else.
                 body[name] = signed[name] = json.dumps(value)
@@ -128,7 +125,7 @@ def after_call(context: schemathesis.HookContext, case: Case, response: Response
         run.calls += 1
     op = run.operations.get(case.operation.path)
     envelope = _envelope(response)
-    if op is None or envelope is None or envelope.get("code") != SUCCESS:
+    if op is None or envelope is None or envelope.get("code") != run.model.success_code.value:
         return
     data = envelope.get("data")
     for link in op.links:
@@ -151,7 +148,8 @@ def documented_code(ctx: Context, response: Response, case: Case) -> None:
     assert isinstance(code, int), f"the envelope's code is {code!r}"
     assert code in op.result_codes, f"{op.operation_id} answered {code}, which it does not document"
     if response.status_code != 200:
-        assert code == target().model.parameter_error_code, f"HTTP {response.status_code} must carry 21002, not {code}"
+        expected = target().model.parameter_error_code
+        assert code == expected, f"HTTP {response.status_code} must carry {expected}, not {code}"
 
 
 @schemathesis.check
@@ -172,7 +170,7 @@ def invalid_input_refused(ctx: Context, response: Response, case: Case) -> None:
             allowed |= {run.model.invalid_code(op.request_schema, [*path, name]) for name in missing}
         allowed.add(run.model.invalid_code(op.request_schema, path))
     code = envelope.get("code")
-    assert code != SUCCESS, f"a schema-invalid body was accepted: {errors[0].message}"
+    assert code != run.model.success_code.value, f"a schema-invalid body was accepted: {errors[0].message}"
     assert code in allowed, f"a schema-invalid body ({errors[0].message}) got {code}, expected one of {sorted(allowed)}"
 
 
@@ -204,13 +202,14 @@ def answer_signed(ctx: Context, response: Response, case: Case) -> None:
 def created_is_found(ctx: Context, response: Response, case: Case) -> None:
     """What a create made is found by the operations its links lead to: never 21006 for it."""
     run, op, envelope = _context(response, case)
-    if op is None or envelope is None or envelope.get("code") != 21006 or not isinstance(case.body, dict):
+    not_found = run.model.result_code("TRANSACTION_NOT_FOUND").value
+    if op is None or envelope is None or envelope.get("code") != not_found or not isinstance(case.body, dict):
         return
     with run.lock:
         known = list(run.created.get(op.operation_id, ()))
     for values in known:
         if all(case.body.get(k) == v for k, v in values.items()):
-            raise AssertionError(f"{op.operation_id} says 21006 for {values}, which a create made")
+            raise AssertionError(f"{op.operation_id} says {not_found} for {values}, which a create made")
 
 
 @schemathesis.check
@@ -221,12 +220,13 @@ def repeated_id_refused(ctx: Context, response: Response, case: Case) -> None:
     if op is None or envelope is None or key is None or not isinstance(case.body, dict):
         return
     value = case.body.get(key)
+    succeeded = envelope.get("code") == run.model.success_code.value
     with run.lock:
         used = run.created.setdefault(f"repeat:{op.operation_id}", [])
         repeated = any(v[key] == value for v in used)
-        if envelope.get("code") == SUCCESS and not repeated:
+        if succeeded and not repeated:
             used.append({key: value})
-    if repeated and envelope.get("code") == SUCCESS:
+    if repeated and succeeded:
         raise AssertionError(f"{op.operation_id} created a second record with {key}={value!r}")
 
 

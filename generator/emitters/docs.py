@@ -18,8 +18,9 @@ from typing import Any
 
 import jinja2
 
+from ..bundle import ref_name
 from ..config import Config, find_config
-from ..fields import FieldInfo, constraints, field_tree, is_object, ref_name, type_label
+from ..fields import FieldInfo, constraints, field_tree, is_object, type_label
 from ..model import ApiModel, Code, Example, Notification, Operation, TestValue
 from ..output import OutputTree
 from ..signing import load_signer
