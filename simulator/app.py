@@ -76,11 +76,9 @@ def create_app(settings: SimulatorSettings | None = None, runtime: Runtime | Non
     clock = Clock(store)
     gateway = Gateway(runtime, store, clock, Settings(processing_ms=settings.processing_ms))
     worker = Worker(runtime, store, clock, DeliverySettings(time_scale=settings.time_scale))
-    routes = [
-        Route(path, gateway.endpoint, methods=["POST"], name=op.operation.operation_id)
-        for version in runtime.versions.values()
-        for path, op in version.operations.items()
-    ]
+    # One route per version: the gateway finds the operation by its path in a dict, rather than
+    # Starlette trying forty patterns in turn.
+    routes = [Route(f"/{name}/{{operation:path}}", gateway.endpoint, methods=["POST"]) for name in runtime.versions]
     routes += sandbox_routes(runtime, store, clock, worker)
     routes += docs_routes(runtime)
 

@@ -66,7 +66,13 @@ def _gateway_second(second: int) -> str:
 
 
 def gateway_day(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, GATEWAY_ZONE).strftime("%Y-%m-%d")
+    return _gateway_day(ms // 3_600_000)
+
+
+@functools.lru_cache(maxsize=64)
+def _gateway_day(hour: int) -> str:
+    """The day of an hour: the zone's offset is whole hours, so every millisecond of an hour shares it."""
+    return datetime.fromtimestamp(hour * 3600, GATEWAY_ZONE).strftime("%Y-%m-%d")
 
 
 def day_start_ms(day: str) -> int:

@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from generator.jsonvalues import integral
 from generator.model import ApiModel
@@ -35,8 +35,6 @@ from .store import Merchant, Store
 
 MAX_BODY = 1024 * 1024
 MAX_DEPTH = 64
-SUCCESS = 10000
-SERVER_ERROR = 21000
 log = logging.getLogger("payspec.simulator")
 
 
@@ -57,8 +55,11 @@ class Gateway:
 
     async def endpoint(self, request: Request) -> Response:
         started = time.perf_counter()
-        version = self.runtime.versions[request.url.path.split("/")[1]]
-        op = version.operations[request.url.path]
+        path = request.scope["path"]
+        version = self.runtime.versions[path.split("/", 2)[1]]
+        op = version.operations.get(path)
+        if op is None:
+            return PlainTextResponse("Not Found", status_code=404)
         answer = await self._answer(request, version, op)
         elapsed_ms = (time.perf_counter() - started) * 1000
         if log.isEnabledFor(logging.INFO):
@@ -121,8 +122,7 @@ class Gateway:
     ) -> Answer:
         signature = version.model.signature
         app_id = body.get(signature.app_id_field)
-        with self.store.read() as tx:
-            merchant = tx.merchant(app_id) if isinstance(app_id, str) else None
+        merchant = self.store.merchant(app_id) if isinstance(app_id, str) else None
         if merchant is None:
             return self._envelope(version, op, None, 21003)
         now_ms = self.clock.now_ms()
@@ -136,8 +136,8 @@ class Gateway:
             # A defect of the simulator, never the client's fault: answer as the gateway would
             # (21000, retry later), with nothing changed, and say so loudly in the log.
             log.exception("%s failed", op.operation.operation_id)
-            return self._envelope(version, op, merchant, SERVER_ERROR)
-        return self._envelope(version, op, merchant, SUCCESS, data)
+            return self._envelope(version, op, merchant, version.model.result_code("SERVER_ERROR").value)
+        return self._envelope(version, op, merchant, version.model.success_code.value, data)
 
     def _admit(
         self,

@@ -10,6 +10,10 @@ forgot to look.
 One connection per process, guarded by a lock: SQLite work per request is
 far shorter than the HTTP around it, and `:memory:` needs a single
 connection anyway.
+
+Merchants are read on every request and change rarely, so each process keeps
+the ones it has read until the database says they may have changed: a commit
+by another worker (SQLite's `data_version`) or a merchant saved by this one.
 """
 
 from __future__ import annotations
@@ -158,6 +162,8 @@ class Store:
         self._lock = threading.RLock()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         self._db.row_factory = sqlite3.Row
+        self._merchants: dict[str, Merchant] = {}
+        self._data_version = -1
         if path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL: a commit survives the process being killed (it is in the WAL); only
@@ -175,6 +181,25 @@ class Store:
         with self._lock:
             self._db.close()
 
+    def merchant(self, app_id: str) -> Merchant | None:
+        """A merchant as last committed, for the request pipeline (which must not change it)."""
+        with self._lock:
+            version = self._db.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._data_version:
+                self._merchants.clear()
+                self._data_version = version
+            merchant = self._merchants.get(app_id)
+            if merchant is None:
+                # A single statement is a consistent snapshot by itself: no transaction around it.
+                merchant = self._tx().merchant(app_id)
+                # Inside a transaction of this thread, what it reads may yet be rolled back.
+                if merchant is not None and not self._db.in_transaction:
+                    self._merchants[app_id] = merchant
+            return merchant
+
+    def _tx(self) -> Tx:
+        return Tx(self._db, self._merchants)
+
     @contextmanager
     def write(self) -> Iterator[Tx]:
         """A transaction that holds the database's write lock from its first statement.
@@ -183,11 +208,11 @@ class Store:
         """
         with self._lock:
             if self._db.in_transaction:
-                yield Tx(self._db)
+                yield self._tx()
                 return
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield Tx(self._db)
+                yield self._tx()
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -198,11 +223,11 @@ class Store:
         """A consistent snapshot for reading (or the transaction this thread is already in)."""
         with self._lock:
             if self._db.in_transaction:
-                yield Tx(self._db)
+                yield self._tx()
                 return
             self._db.execute("BEGIN")
             try:
-                yield Tx(self._db)
+                yield self._tx()
             finally:
                 self._db.execute("COMMIT")
 
@@ -210,8 +235,9 @@ class Store:
 class Tx:
     """What services may do inside a transaction."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, merchants: dict[str, Merchant]) -> None:
         self.db = db
+        self._merchants = merchants
 
     # Merchants -------------------------------------------------------------------------------
 
@@ -228,6 +254,8 @@ class Tx:
             " config = excluded.config",
             (merchant.app_id, merchant.secret, int(merchant.enabled), json.dumps(merchant.config), now_ms),
         )
+        # Read again after this: from the database, which has it, or has not if this rolls back.
+        self._merchants.pop(merchant.app_id, None)
 
     # Balances --------------------------------------------------------------------------------
 

@@ -137,3 +137,21 @@ def test_racing_refunds_never_add_up_to_more_than_the_payment(racing_server: Ser
     )
     assert succeeded <= 150_000
     assert client.collections.query(mch_order_id="REFUND-RACE").refunded_amount == succeeded
+
+
+def test_a_merchant_changed_through_the_sandbox_is_seen_by_every_worker_at_once(racing_server: Server) -> None:
+    """Workers keep the merchants they have read; a change made through any of them reaches all."""
+    merchant = racing_server.merchant()
+    clients = [merchant.client("v2", max_retries=0) for _ in range(10)]
+
+    def create(i: int) -> Any:
+        return clients[i % 10].collections.create(**{**COLLECTION, "mch_order_id": f"SEEN-{i}"})
+
+    # Ten connections, spread over the workers, each of which now has the merchant read.
+    assert all(isinstance(o, paygate_v2.models.Collection) for o in race(10, create, threads=10))
+    racing_server.sandbox("POST", f"merchants/{merchant.app_id}", json={"enabled": False})
+    refused = race(20, lambda i: create(100 + i), threads=10)
+    assert all(isinstance(o, paygate_v2.MerchantUnavailableError) for o in refused), Counter(map(type, refused))
+    racing_server.sandbox("POST", f"merchants/{merchant.app_id}", json={"enabled": True})
+    accepted = race(20, lambda i: create(200 + i), threads=10)
+    assert all(isinstance(o, paygate_v2.models.Collection) for o in accepted), Counter(map(type, accepted))

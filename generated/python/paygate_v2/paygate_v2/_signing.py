@@ -108,7 +108,7 @@ def string_to_sign(body: Mapping[str, Any], secret: str) -> str:
 def sign(body: Mapping[str, Any], secret: str) -> str:
     """The `sign` value for `body`: lowercase hex HMAC-SHA256."""
     message = string_to_sign(body, secret).encode("utf-8")
-    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+    return hmac.digest(secret.encode("utf-8"), message, "sha256").hex()
 
 
 def verify(body: Mapping[str, Any], secret: str) -> bool:
