@@ -80,27 +80,22 @@ class Gateway:
     async def _answer(self, request: Request, version: VersionRuntime, op: OperationRuntime) -> Answer:
         code = version.model.parameter_error_code
         unreadable = Answer(400, code, {"code": code, "message": version.message(code)})
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > MAX_BODY:
+        raw = await read_within_limit(request)
+        if raw is None:
             return Answer(413, code, unreadable.body)
-        raw = bytearray()
-        async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > MAX_BODY:
-                return Answer(413, code, unreadable.body)
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         files: dict[str, bytes] = {}
         if op.file_fields:
             if kind != "multipart/form-data":
                 return unreadable
-            parsed = await _form(request, bytes(raw), op.file_fields)
+            parsed = await _form(request, raw, op.file_fields)
             if parsed is None:
                 return unreadable
             body, files = parsed
         else:
             if kind != "application/json":
                 return unreadable
-            parsed_json = _json_object(bytes(raw))
+            parsed_json = _json_object(raw)
             if parsed_json is None:
                 return unreadable
             body = parsed_json
@@ -108,7 +103,7 @@ class Gateway:
         base_url = _base_url(request)
         # Processed on the event loop: a request's SQLite work is a fraction of a millisecond,
         # cheaper than the hop to a worker thread and back.
-        return self.process(version, op, body, files, client, base_url, raw=None if files else bytes(raw))
+        return self.process(version, op, body, files, client, base_url, raw=None if files else raw)
 
     def process(
         self,
@@ -232,6 +227,19 @@ class Gateway:
         if merchant is not None and signature.signs_responses and code not in signature.unsigned_response_codes:
             body[signature.field] = version.signing.sign(body, merchant.secret)
         return Answer(200, code, body, merchant.app_id if merchant else None)
+
+
+async def read_within_limit(request: Request) -> bytes | None:
+    """The body, or None once it is past MAX_BODY (read no further: a client may send gigabytes)."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_BODY:
+        return None
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            return None
+    return bytes(raw)
 
 
 def _base_url(request: Request) -> str:

@@ -7,6 +7,7 @@ request models from the generated SDK.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from generator.bundle import ref_name
 from generator.config import Config
 from generator.model import ApiModel, Operation
 
@@ -39,19 +41,12 @@ class OperationRuntime:
 class VersionRuntime:
     name: str
     model: ApiModel
-    sdk: ModuleType
     signing: ModuleType
-    models: ModuleType
+    notifications: ModuleType
     operations: dict[str, OperationRuntime] = field(default_factory=dict)
 
     def message(self, code: int) -> str:
         return self.model.code(code).message
-
-    def operation(self, operation_id: str) -> OperationRuntime:
-        for runtime in self.operations.values():
-            if runtime.operation.operation_id == operation_id:
-                return runtime
-        raise KeyError(operation_id)
 
 
 @dataclass
@@ -77,6 +72,29 @@ class Runtime:
     def invalid_code(self, enum: str) -> int:
         return int(self.schemas[enum]["x-invalid-code"])
 
+    @functools.cached_property
+    def pay_in_channels(self) -> tuple[tuple[str, str], ...]:
+        """(channel list, field) for each list a pay-in goes through: (("WalletCode", "walletCode"), ...).
+
+        Read from the spec: the lists whose channels take pay methods, and the
+        fields of a collection create that name them.
+        """
+        model = self.current.model
+        lists = {
+            name
+            for name, schema in model.schemas.items()
+            if any("payMethods" in channel for channel in (schema.get("x-channels") or {}).values())
+        }
+        create = model.operation("createCollection")
+        return tuple((ref, f.name) for f in model.fields(create.request_schema) if (ref := ref_name(f.schema)) in lists)
+
+    def pay_in_channel_list(self, pay_method: str) -> tuple[str, str] | None:
+        """The (channel list, field) whose channels take `pay_method`; None for a method without channels."""
+        for enum, field_name in self.pay_in_channels:
+            if any(pay_method in channel["payMethods"] for channel in self.channels(enum).values()):
+                return enum, field_name
+        return None
+
 
 def load_runtime(config: Config) -> Runtime:
     from generator.loader import load_published
@@ -90,14 +108,12 @@ def load_runtime(config: Config) -> Runtime:
 
 
 def _version_runtime(model: ApiModel, package: str) -> VersionRuntime:
-    sdk = importlib.import_module(package)
     models = importlib.import_module(f"{package}.models")
     runtime = VersionRuntime(
         name=model.name,
         model=model,
-        sdk=sdk,
         signing=importlib.import_module(f"{package}._signing"),
-        models=models,
+        notifications=importlib.import_module(f"{package}.notifications"),
     )
     for op in model.operations:
         runtime.operations[op.path] = OperationRuntime(

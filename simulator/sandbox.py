@@ -32,6 +32,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .clock import Clock, day_start_ms, gateway_day
+from .gateway import read_within_limit
 from .runtime import Runtime, VersionRuntime
 from .services.payins import PAY_INS, finish_payin
 from .store import Merchant, Record, Store, Tx
@@ -40,7 +41,6 @@ from .worker import DUE, Worker
 log = logging.getLogger("payspec.simulator")
 
 SPEC = Path(__file__).resolve().parent.parent / "spec" / "sandbox" / "openapi.yaml"
-MAX_BODY = 1024 * 1024
 CHANNEL_ENUMS = ("WalletCode", "BankCode", "TransferCode")
 LIMITS = ("requestsPerSecond", "dailyCount", "dailyVolume")
 MAX_AMOUNT = 10**15
@@ -327,7 +327,7 @@ def sandbox_routes(runtime: Runtime, store: Store, clock: Clock, worker: Worker)
         for method in schemas["PayMethod"]["enum"]:
             if method == "TOKEN" or method not in methods:
                 continue
-            for enum, field in (("WalletCode", "walletCode"), ("BankCode", "bankCode")):
+            for enum, field in runtime.pay_in_channels:
                 for code, channel in runtime.channels(enum).items():
                     serves = record.data.get("country") in channel["countries"] and method in channel["payMethods"]
                     if serves and code in opened.get(enum, []):
@@ -517,7 +517,7 @@ def sandbox_routes(runtime: Runtime, store: Store, clock: Clock, worker: Worker)
                 if app_id is not None and tx.merchant(app_id) is None:
                     raise NotFound(f"no merchant {app_id}")
                 for record in tx.unsettled(PAY_INS, app_id):
-                    if record.meta.get("finishedMs", record.created_ms) < end_ms:
+                    if record.finished_ms < end_ms:
                         tx.move(record.app_id, str(record.currency), pending=-record.amount, available=record.amount)
                         record.meta["settled"] = True
                         tx.update(record)
@@ -605,14 +605,9 @@ def problem(message: str, status: int = 400) -> JSONResponse:
 
 async def read_body(request: Request) -> tuple[dict[str, Any], bool]:
     """The body as fields, and whether it came from an HTML form; empty is `{}`."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_BODY:
+    raw = await read_within_limit(request)
+    if raw is None:
         raise TooLarge("the body is over 1 MiB")
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_BODY:
-            raise TooLarge("the body is over 1 MiB")
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "application/x-www-form-urlencoded":
         try:

@@ -150,6 +150,11 @@ class Record:
     currency: str | None = None
     due_ms: int | None = None
 
+    @property
+    def finished_ms(self) -> int:
+        """When the record reached its final status (its creation time until it has)."""
+        return int(self.meta.get("finishedMs", self.created_ms))
+
 
 _RECORD_COLUMNS = (
     "id, app_id, kind, ref, parent, status, amount, currency, day, created_ms, due_ms, version, data, meta"
@@ -158,7 +163,6 @@ _RECORD_COLUMNS = (
 
 class Store:
     def __init__(self, path: str) -> None:
-        self.path = path
         self._lock = threading.RLock()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         self._db.row_factory = sqlite3.Row

@@ -176,17 +176,14 @@ class Worker:
         try:
             version = self.runtime.versions[row["version"]]
             policy = version.model.notification_policy
-            signing = version.signing
             attempt = int(row["attempts"]) + 1
             sent_ms = self.clock.now_ms()
             if secret is None:
                 outcome = _Outcome(None, "", "the merchant is unknown: nothing to sign with")
             else:
-                payload = json.loads(row["payload"])
-                if version.model.signature.timestamp_in_notifications:
-                    # The signature's timestamp is real time, as receivers check it (see Clock).
-                    payload[signing.TIMESTAMP_FIELD] = str(self.clock.wall_ms())
-                payload[signing.SIGN_FIELD] = signing.sign(payload, secret)
+                # Signed as the SDK signs a test notification; its timestamp (where the version
+                # has one) is real time, as receivers check it (see Clock).
+                payload = version.notifications.sign_notification(json.loads(row["payload"]), secret)
                 outcome = await self._post(http, row["url"], payload, self._timeout_seconds(version))
             ok = outcome.status == 200 and outcome.body.strip() == policy.ack
             delays = policy.retry_delays_seconds

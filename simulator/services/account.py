@@ -127,15 +127,15 @@ def _pay_in_rows(tx: Tx, app_id: str, day: str) -> Iterator[Row]:
 
 def _payout_rows(tx: Tx, app_id: str, day: str) -> Iterator[Row]:
     for record in tx.of_kind(app_id, ("disbursement",)):
-        if record.status in ("COMPLETED", "FAILED") and gateway_day(_finished_ms(record)) == day:
-            yield _row(record, record.status, _finished_ms(record))
+        if record.status in ("COMPLETED", "FAILED") and gateway_day(record.finished_ms) == day:
+            yield _row(record, record.status, record.finished_ms)
 
 
 def _refund_rows(tx: Tx, app_id: str, day: str) -> Iterator[Row]:
     for record in tx.of_kind(app_id, ("refund",)):
-        if record.status in ("SUCCESS", "FAILED") and gateway_day(_finished_ms(record)) == day:
+        if record.status in ("SUCCESS", "FAILED") and gateway_day(record.finished_ms) == day:
             # A refund's ids are its own: refundId and mchRefundOrderId.
-            yield _row(record, record.status, _finished_ms(record))
+            yield _row(record, record.status, record.finished_ms)
 
 
 ROWS: dict[str, Callable[[Tx, str, str], Iterator[Row]]] = {
@@ -157,10 +157,6 @@ def _row(record: Record, status: str, finished_ms: int) -> Row:
         "amount": record.amount,
         "finishTime": gateway_time(finished_ms),
     }
-
-
-def _finished_ms(record: Record) -> int:
-    return int(record.meta.get("finishedMs", record.created_ms))
 
 
 def _csv(columns: list[str], rows: list[Row]) -> str:

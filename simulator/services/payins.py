@@ -9,7 +9,6 @@ collection not yet settled may be voided the same gateway day.
 from __future__ import annotations
 
 import hashlib
-import secrets
 from typing import Any
 
 from ..clock import gateway_day, gateway_time
@@ -17,10 +16,8 @@ from ..events import enqueue_event
 from ..runtime import Runtime, VersionRuntime
 from ..store import Record, Tx
 from ..worker import on_due
-from .base import Call, by_gateway_id, find_own, service
+from .base import Call, by_gateway_id, find_own, new_id, service
 
-WALLET_METHODS = ("WALLET", "QR", "JSAPI")
-BANK_METHODS = ("VIRTUAL_ACCOUNT", "ONLINE_BANKING")
 PAY_INS = ("cashier", "collection")
 
 
@@ -34,19 +31,19 @@ def create_collection(call: Call, tx: Tx) -> dict[str, Any]:
     country, currency, amount, method = p["country"], p["currency"], p["amount"], p["payMethod"]
     call.check_market(country, currency, amount, "payIn")
     token: Record | None = None
-    if method in WALLET_METHODS:
-        call.check_channel("WalletCode", p.get("walletCode"), country=country, pay_method=method)
+    channel_list = call.runtime.pay_in_channel_list(method)
+    if channel_list is not None:
+        enum, field = channel_list
+        call.check_channel(enum, p.get(field), country=country, pay_method=method)
         if method == "JSAPI" and not p.get("openId"):
             call.refuse(call.runtime.invalid_code("PayMethod"))
-    elif method in BANK_METHODS:
-        call.check_channel("BankCode", p.get("bankCode"), country=country, pay_method=method)
     elif method == "TOKEN" and 21024 in call.op.codes:
         token = _active_token(call, tx, p.get("token"), country, amount)
     else:
         call.refuse(call.runtime.invalid_code("PayMethod"))
     failed_code = call.respond_to_test_value()
     call.check_daily_caps(tx, PAY_INS, currency, amount)
-    transaction_id = secrets.token_hex(18)
+    transaction_id = new_id("collection")
     # A TOKEN debit needs no payer: the wallet takes it within the processing time.
     expire_ms = call.now_ms + (call.settings.processing_ms if token else p.get("expireMinutes", 30) * 60_000)
     data: dict[str, Any] = {
@@ -96,7 +93,7 @@ def create_cashier_order(call: Call, tx: Tx) -> dict[str, Any]:
         call.refuse(21005)
     failed_code = call.respond_to_test_value()
     call.check_daily_caps(tx, PAY_INS, currency, amount)
-    transaction_id = secrets.token_hex(18)
+    transaction_id = new_id("cashier")
     expire_ms = call.now_ms + p.get("expireMinutes", 30) * 60_000
     data: dict[str, Any] = {
         "transactionId": transaction_id,
@@ -152,7 +149,7 @@ def offered_channels(call: Call, country: str, methods: list[str] | None) -> lis
     for method in call.runtime.schemas["PayMethod"]["enum"]:
         if method == "TOKEN" or (methods and method not in methods):
             continue
-        for enum, field in (("WalletCode", "walletCode"), ("BankCode", "bankCode")):
+        for enum, field in call.runtime.pay_in_channels:
             for code, channel in call.runtime.channels(enum).items():
                 if country in channel["countries"] and method in channel["payMethods"] and code in opened.get(enum, []):
                     found.append((method, field, code))
@@ -208,7 +205,7 @@ def void_collection(call: Call, tx: Tx) -> dict[str, Any]:
         call.refuse(21500)
     if original.meta.get("settled"):
         call.refuse(21502)
-    if gateway_day(_finished_ms(original)) != call.today:
+    if gateway_day(original.finished_ms) != call.today:
         call.refuse(21503)
     if original.data.get("refundedAmount") or original.meta.get("refunding") or not _channel_reverses(call, original):
         call.refuse(21501)
@@ -242,15 +239,11 @@ def void_collection(call: Call, tx: Tx) -> dict[str, Any]:
 
 def _channel_reverses(call: Call, record: Record) -> bool:
     """A channel that cannot refund the whole amount cannot reverse it either."""
-    for enum, field in (("WalletCode", "walletCode"), ("BankCode", "bankCode")):
+    for enum, field in call.runtime.pay_in_channels:
         code = record.data.get(field)
         if code is not None:
             return bool(call.runtime.channels(enum)[code]["refund"]["full"])
     return False
-
-
-def _finished_ms(record: Record) -> int:
-    return int(record.meta.get("finishedMs", record.created_ms))
 
 
 # Finishing ---------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ sandbox's processing time the channel answers: COMPLETED (the amount leaves
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from ..clock import gateway_time
@@ -17,7 +16,7 @@ from ..events import enqueue_event
 from ..runtime import Runtime, VersionRuntime
 from ..store import Record, Tx
 from ..worker import on_due
-from .base import Call, find_own, service
+from .base import Call, find_own, new_id, service
 
 KIND = "disbursement"
 # Which code field a transfer code's `destination` needs, and the channel list it names.
@@ -34,7 +33,7 @@ def create_disbursement(call: Call, tx: Tx) -> dict[str, Any]:
     failed_code = call.respond_to_test_value()
     call.check_daily_caps(tx, (KIND,), currency, amount)
     data: dict[str, Any] = {
-        "transactionId": secrets.token_hex(18),
+        "transactionId": new_id(KIND),
         "mchOrderId": p["mchOrderId"],
         "amount": amount,
         "currency": currency,

@@ -42,7 +42,7 @@ def create_refund(call: Call, tx: Tx) -> dict[str, Any]:
     support = refund_support(call.runtime, original)
     if not support["full"] and not support["partial"]:
         call.refuse(21402)
-    if call.now_ms - int(original.meta.get("finishedMs", original.created_ms)) > REFUND_WINDOW_MS:
+    if call.now_ms - original.finished_ms > REFUND_WINDOW_MS:
         call.refuse(21403)
     processing = [r for r in tx.children(original.id, KIND) if r.status == "PROCESSING"]
     if processing:
@@ -98,7 +98,7 @@ def refund_support(runtime: Runtime, payin: Record) -> dict[str, bool]:
     A pay-in completed without a recorded channel (a cashier order paid through the
     sandbox's pay control without naming one) is held to no channel's limits.
     """
-    for enum, field in (("WalletCode", "walletCode"), ("BankCode", "bankCode")):
+    for enum, field in runtime.pay_in_channels:
         code = payin.data.get(field)
         if code is not None:
             refund = runtime.channels(enum)[code]["refund"]
