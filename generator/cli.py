@@ -396,6 +396,9 @@ def _serve(args: argparse.Namespace) -> int:
         PAYSPEC_DB=args.db if args.db == ":memory:" else str(Path(args.db).resolve()),
         PAYSPEC_TIME_SCALE=str(args.time_scale),
         PAYSPEC_PROCESSING_MS=str(args.processing_ms),
+        # One process commits the requests of an event-loop turn together; several would
+        # wait on each other's open group, so each of them commits request by request.
+        PAYSPEC_GROUP_COMMIT="1" if args.workers == 1 else "0",
     )
     logging.basicConfig(level=args.log_level.upper(), format="%(message)s")
     uvicorn.run(

@@ -5,7 +5,9 @@
 Settings come from the environment (so that every uvicorn worker process
 builds the same app): PAYSPEC_DB (default `payspec-sandbox.db`, or
 `:memory:`), PAYSPEC_TIME_SCALE (multiplies notification retry delays),
-PAYSPEC_PROCESSING_MS (how long payouts, refunds and splits stay PENDING).
+PAYSPEC_PROCESSING_MS (how long payouts, refunds and splits stay PENDING),
+PAYSPEC_GROUP_COMMIT (0 when several processes share the database: see
+`Store.grouped`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class SimulatorSettings:
     time_scale: float = 1.0
     processing_ms: int = 2000
     run_worker: bool = True
+    group_commit: bool = True
 
     @classmethod
     def from_environment(cls) -> SimulatorSettings:
@@ -50,6 +53,7 @@ class SimulatorSettings:
             time_scale=float(os.environ.get("PAYSPEC_TIME_SCALE", "1")),
             processing_ms=int(os.environ.get("PAYSPEC_PROCESSING_MS", "2000")),
             run_worker=os.environ.get("PAYSPEC_WORKER", "1") != "0",
+            group_commit=os.environ.get("PAYSPEC_GROUP_COMMIT", "1") != "0",
         )
 
 
@@ -72,7 +76,7 @@ def docs_routes(runtime: Runtime) -> list[Route]:
 def create_app(settings: SimulatorSettings | None = None, runtime: Runtime | None = None) -> Starlette:
     settings = settings or SimulatorSettings.from_environment()
     runtime = runtime or load_runtime(find_config(Path(__file__).resolve().parent))
-    store = Store(settings.db)
+    store = Store(settings.db, group_commit=settings.group_commit)
     clock = Clock(store)
     gateway = Gateway(runtime, store, clock, Settings(processing_ms=settings.processing_ms))
     worker = Worker(runtime, store, clock, DeliverySettings(time_scale=settings.time_scale))

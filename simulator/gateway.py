@@ -6,16 +6,19 @@
     trust    signature (21001), timestamp well-formed and fresh (21008, 21009),
              v1 values the signature can tell apart (21002)
     shape    the generated request model; a bad field answers its x-invalid-code
-    business the operation's service, in one write transaction
-    answer   the envelope, signed in the version's scheme when it signs answers
+    business the operation's service, in a savepoint of the turn's group transaction
+    answer   the envelope, signed in the version's scheme when it signs answers,
+             sent once the group has committed (or 21000 if its commit failed)
 
 Anything refused before `business` has not touched the store.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -103,7 +106,18 @@ class Gateway:
         base_url = _base_url(request)
         # Processed on the event loop: a request's SQLite work is a fraction of a millisecond,
         # cheaper than the hop to a worker thread and back.
-        return self.process(version, op, body, files, client, base_url, raw=None if files else raw)
+        answer = self.process(version, op, body, files, client, base_url, raw=None if files else raw)
+        # Taken at once, with nothing run since the request's last statement: the group it is in.
+        committed = self.store.pending()
+        if committed is not None:
+            try:
+                # Shielded: a client that hangs up must not cancel the commit other answers await.
+                await asyncio.shield(committed)
+            except sqlite3.Error:
+                log.exception("%s: the commit failed", op.operation.operation_id)
+                merchant = self.store.merchant(answer.app_id) if answer.app_id else None
+                return self._envelope(version, op, merchant, version.model.result_code("SERVER_ERROR").value)
+        return answer
 
     def process(
         self,
@@ -152,7 +166,7 @@ class Gateway:
             raise Refusal(21016)
         rate = merchant.config.get("limits", {}).get("requestsPerSecond")
         if rate is not None:
-            with self.store.write() as tx:
+            with self.store.grouped() as tx:
                 if tx.count_request(merchant.app_id, now_ms // 1000) > rate:
                     raise Refusal(21020)
         signed = {**body, **{name: signing.file_digest(content) for name, content in files.items()}}
@@ -209,8 +223,7 @@ class Gateway:
     ) -> dict[str, Any]:
         function, writes = SERVICES[op.operation.operation_id]
         call = Call(self.runtime, version, op, merchant, params, files, now_ms, self.settings, base_url)
-        transaction = self.store.write() if writes else self.store.read()
-        with transaction as tx:
+        with self.store.grouped(writes=writes) as tx:
             data = function(call, tx)
             # Services build wire-shaped dicts; the generated model keeps them honest, before
             # the transaction commits, so an answer that would break the spec changes nothing.

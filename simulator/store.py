@@ -1,11 +1,11 @@
 """The simulator's state, in SQLite, behind one narrow interface.
 
-Every change happens inside `Store.write()`, a `BEGIN IMMEDIATE`
-transaction: writers are serialized across threads and across worker
-processes, so a balance check and the debit it guards cannot interleave with
-another, and a crash mid-request leaves nothing half-written. The CHECK
-constraints are the last line: no balance can go negative even if a service
-forgot to look.
+Every change happens inside a `BEGIN IMMEDIATE` transaction (`Store.write()`,
+or a savepoint of the requests' group, `Store.grouped()`): writers are
+serialized across threads and across worker processes, so a balance check and
+the debit it guards cannot interleave with another, and a crash mid-request
+leaves nothing half-written. The CHECK constraints are the last line: no
+balance can go negative even if a service forgot to look.
 
 One connection per process, guarded by a lock: SQLite work per request is
 far shorter than the HTTP around it, and `:memory:` needs a single
@@ -18,6 +18,7 @@ by another worker (SQLite's `data_version`) or a merchant saved by this one.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import threading
@@ -162,12 +163,15 @@ _RECORD_COLUMNS = (
 
 
 class Store:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, group_commit: bool = False) -> None:
         self._lock = threading.RLock()
+        self._group_commit = group_commit
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         self._db.row_factory = sqlite3.Row
         self._merchants: dict[str, Merchant] = {}
         self._data_version = -1
+        self._depth = 0  # transactions of the lock's holder entered and not yet left
+        self._group: _Group | None = None
         if path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL: a commit survives the process being killed (it is in the WAL); only
@@ -183,6 +187,7 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
+            self.commit_group()
             self._db.close()
 
     def merchant(self, app_id: str) -> Merchant | None:
@@ -194,15 +199,24 @@ class Store:
                 self._data_version = version
             merchant = self._merchants.get(app_id)
             if merchant is None:
-                # A single statement is a consistent snapshot by itself: no transaction around it.
+                # A single statement is a consistent snapshot by itself. An open group never
+                # holds a merchant (they are saved by `write`, which commits the group first);
+                # inside any other transaction, what is read may yet be rolled back.
                 merchant = self._tx().merchant(app_id)
-                # Inside a transaction of this thread, what it reads may yet be rolled back.
-                if merchant is not None and not self._db.in_transaction:
+                if merchant is not None and not self._depth:
                     self._merchants[app_id] = merchant
             return merchant
 
     def _tx(self) -> Tx:
         return Tx(self._db, self._merchants)
+
+    @contextmanager
+    def _entered(self) -> Iterator[Tx]:
+        self._depth += 1
+        try:
+            yield self._tx()
+        finally:
+            self._depth -= 1
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
@@ -211,12 +225,15 @@ class Store:
         Inside another transaction of this thread, it joins that one.
         """
         with self._lock:
-            if self._db.in_transaction:
-                yield self._tx()
+            if self._depth:
+                with self._entered() as tx:
+                    yield tx
                 return
+            self.commit_group()
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._tx()
+                with self._entered() as tx:
+                    yield tx
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -226,14 +243,106 @@ class Store:
     def read(self) -> Iterator[Tx]:
         """A consistent snapshot for reading (or the transaction this thread is already in)."""
         with self._lock:
-            if self._db.in_transaction:
-                yield self._tx()
+            if self._depth:
+                with self._entered() as tx:
+                    yield tx
                 return
+            self.commit_group()
             self._db.execute("BEGIN")
             try:
-                yield self._tx()
+                with self._entered() as tx:
+                    yield tx
             finally:
                 self._db.execute("COMMIT")
+
+    # Group commit ----------------------------------------------------------------------------
+
+    @contextmanager
+    def grouped(self, *, writes: bool = True) -> Iterator[Tx]:
+        """A request's transaction, committed with the others of the same turn of the event loop.
+
+        A commit is most of a small write's cost, and every request processed in one
+        turn can share it: the first opens the group and schedules its commit for the
+        next turn; each request runs in a savepoint, so that a refusal (any exception)
+        undoes its own changes alone. What a group holds is not durable until it
+        commits: answer only after awaiting what `pending()` gave. A read joins
+        the open group, or reads on its own. Must run on the event loop's thread.
+
+        The open group holds the database's write lock until the next turn: another
+        process writing to the same database would wait for it, every turn. A store
+        shared by several processes is made without `group_commit`, and then this is
+        a transaction of its own, as `write()` or `read()`.
+        """
+        with self._lock:
+            if self._depth:
+                raise RuntimeError("a grouped transaction cannot be nested")
+            if self._group is None and not (writes and self._group_commit):
+                with self.write() if writes else self.read() as tx:
+                    yield tx
+                return
+            if self._group is None:
+                loop = asyncio.get_running_loop()
+                self._db.execute("BEGIN IMMEDIATE")
+                self._group = _Group(loop, loop.create_future())
+                loop.call_soon(self.commit_group)
+            self._db.execute("SAVEPOINT request")
+            try:
+                with self._entered() as tx:
+                    yield tx
+            except BaseException as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK TO request")
+                    self._db.execute("RELEASE request")
+                else:  # SQLite gave up the whole transaction (a disk error): the group is lost
+                    self._settle_group(exc)
+                raise
+            self._db.execute("RELEASE request")
+
+    def pending(self) -> asyncio.Future[None] | None:
+        """The commit of the open group, if one is open: what an answer waits for."""
+        return self._group.committed if self._group else None
+
+    def commit_group(self) -> None:
+        """Commit the open group, if any, and tell its requests how that went."""
+        with self._lock:
+            if self._group is None:
+                return
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                # Settled whatever happens next: every answer of the group awaits this.
+                try:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                finally:
+                    self._settle_group(exc)
+            else:
+                self._settle_group(None)
+
+    def _settle_group(self, error: BaseException | None) -> None:
+        group, self._group = self._group, None
+        if group is None:
+            return
+        if threading.get_ident() == group.thread:
+            _settle(group.committed, error)
+        else:
+            group.loop.call_soon_threadsafe(_settle, group.committed, error)
+
+
+@dataclass
+class _Group:
+    loop: asyncio.AbstractEventLoop
+    committed: asyncio.Future[None]
+    thread: int = field(default_factory=threading.get_ident)
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
 
 
 class Tx:
