@@ -19,6 +19,7 @@ from typing import Any
 import jinja2
 
 from ..bundle import ref_name
+from ..changes import flatten
 from ..config import Config, find_config
 from ..fields import FieldInfo, constraints, field_tree, is_object, type_label
 from ..model import ApiModel, Code, Example, Notification, Operation, TestValue
@@ -151,7 +152,7 @@ def docs_context(model: ApiModel) -> dict[str, Any]:
     return {
         "model": model,
         "scheme": model.signature,
-        "signature": _flatten(model.document.get("x-signature") or {}),
+        "signature": flatten(model.document.get("x-signature") or {}),
         "signing_example": _signing_example(model),
         "modules": tuple(_module(model, m.tag) for m in model.modules),
         "schemas": tuple(_schema(model, name) for name in model.schemas),
@@ -239,7 +240,7 @@ def _fact_tables(model: ApiModel) -> tuple[FactTable, ...]:
             if not isinstance(facts, dict):
                 continue
             flat = {
-                value: _flatten(entry) if isinstance(entry, dict) else {"": entry} for value, entry in facts.items()
+                value: flatten(entry) if isinstance(entry, dict) else {"": entry} for value, entry in facts.items()
             }
             columns = tuple(dict.fromkeys(key for entry in flat.values() for key in entry))
             rows = tuple(
@@ -284,17 +285,6 @@ def _json(value: Any) -> str:
 
 def _bounds(found: dict[str, Any]) -> str:
     return ", ".join(f"{key} {json.dumps(value, ensure_ascii=False)}" for key, value in found.items())
-
-
-def _flatten(node: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in node.items():
-        path = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict):
-            flat.update(_flatten(value, path))
-        else:
-            flat[path] = value
-    return flat
 
 
 def _cell(value: Any) -> str:

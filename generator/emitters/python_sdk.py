@@ -13,6 +13,7 @@ from typing import Any
 
 import jinja2
 
+from ..bundle import ref_name
 from ..model import ApiModel, Field, Module, Notification, Operation
 from ..output import OutputTree
 from ..render import pascal_case, snake_case
@@ -149,7 +150,7 @@ def _example_call(model: ApiModel, method: Method) -> list[tuple[str, str]]:
 
 def _literal(model: ApiModel, schema: dict[str, Any], value: Any) -> str:
     if "$ref" in schema:
-        name = str(schema["$ref"]).rsplit("/", 1)[-1]
+        name = ref_name(schema) or ""
         target = model.schemas[name]
         if "enum" in target and value in target["enum"]:
             return f"models.{name}.{target['x-enum-varnames'][target['enum'].index(value)]}"
@@ -225,11 +226,11 @@ def _method(model: ApiModel, op: Operation, error_names: dict[int, str]) -> Meth
 
 
 def _params_schema(model: ApiModel, op: Operation) -> str:
-    """The business part of a request: the allOf member that is neither envelope nor idempotency."""
+    """The business part of a request: the allOf member with neither the signature nor the idempotency id."""
     request = model.schemas[op.request_schema]
-    shared = {"SignedRequest", "IdempotencyParams"}
-    parts = [p["$ref"].rsplit("/", 1)[-1] for p in request.get("allOf", []) if "$ref" in p]
-    business = [p for p in parts if p not in shared]
+    plumbing = {model.signature.field} | ({model.idempotency.field} if model.idempotency else set())
+    parts = [name for part in request.get("allOf", []) if (name := ref_name(part))]
+    business = [p for p in parts if not plumbing & {f.name for f in model.fields(p)}]
     if len(business) != 1:
         raise SdkError(f"{op.request_schema}: expected one business schema in its allOf, found {business}")
     return str(business[0])
@@ -248,7 +249,7 @@ def _argument(model: ApiModel, field: Field) -> Argument:
 def annotation(model: ApiModel, schema: dict[str, Any]) -> str:
     """The Python type a method argument takes for `schema` (named types come from `models`)."""
     if "$ref" in schema:
-        name = str(schema["$ref"]).rsplit("/", 1)[-1]
+        name = ref_name(schema) or ""
         target = model.schemas[name]
         if "enum" in target or target.get("type") == "object" or "allOf" in target:
             return f"models.{name}"
