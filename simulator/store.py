@@ -280,6 +280,10 @@ class Store:
                 with self.write() if writes else self.read() as tx:
                     yield tx
                 return
+            if not writes:  # inside the open group: a read has nothing to undo
+                with self._entered() as tx:
+                    yield tx
+                return
             if self._group is None:
                 loop = asyncio.get_running_loop()
                 self._db.execute("BEGIN IMMEDIATE")

@@ -48,7 +48,9 @@ def test_one_turn_shares_one_commit_and_a_refusal_undoes_only_its_own(store: Sto
             raise Refused
         with store.grouped() as tx:
             tx.insert(record("C"))
-            assert tx.find("app_group", "collection", "A") is not None  # the group's own changes are seen
+        with store.grouped(writes=False) as tx:  # a query of the same turn sees the group's changes
+            assert tx.find("app_group", "collection", "A") is not None
+            assert tx.find("app_group", "collection", "B") is None
         committed = store.pending()
         assert committed is not None and not committed.done()
         assert committed_refs(store, tmp_path) == set()  # nothing durable before the commit
