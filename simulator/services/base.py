@@ -58,7 +58,7 @@ class Call:
     now_ms: int
     settings: Settings
     base_url: str
-    _repeat_checked: bool = False
+    _replay_checked: bool = False
 
     # Small helpers ---------------------------------------------------------------------------
 
@@ -109,6 +109,7 @@ class Call:
         """21015, with the earlier result, for an `idempotencyId` used within the window."""
         idempotency = self.version.model.idempotency
         key = self.idempotency_key()
+        self._replay_checked = True
         if key is None or idempotency is None:
             return
         earlier = tx.idempotent_record(self.merchant.app_id, key, self.now_ms - idempotency.window_hours * 3_600_000)
@@ -126,11 +127,10 @@ class Call:
         self.refuse_replayed_key(tx)
         if tx.find(self.merchant.app_id, kind, ref) is not None:
             self.refuse(self.duplicate_code())
-        self._repeat_checked = True
 
     def create(self, tx: Tx, record: Record) -> Record:
         """Insert a new record, answering the idempotency and duplicate-id rules first."""
-        if not self._repeat_checked:
+        if not self._replay_checked:
             self.refuse_replayed_key(tx)
         if not tx.insert(record):
             self.refuse(self.duplicate_code())
@@ -201,6 +201,32 @@ class Call:
             tx.move(self.merchant.app_id, currency, available=-amount, frozen=amount)
         except Insufficient:
             self.refuse(21014)
+
+
+def finish_outgoing(
+    tx: Tx,
+    version: VersionRuntime,
+    record: Record,
+    now_ms: int,
+    *,
+    status_field: str,
+    paid: str,
+    failed_code: int | None,
+) -> None:
+    """End money on its way out, held in `frozen`: `paid` (it leaves) or FAILED with `failed_code` (back to
+    `available`), with the finish time; the record is saved."""
+    record.due_ms = None
+    record.meta["finishedMs"] = now_ms
+    finished: dict[str, Any] = {"finishTime": gateway_time(now_ms)}
+    if failed_code is None:
+        record.status = paid
+        tx.move(record.app_id, str(record.currency), frozen=-record.amount)
+    else:
+        record.status = "FAILED"
+        finished.update(failedCode=failed_code, failedMessage=version.message(failed_code))
+        tx.move(record.app_id, str(record.currency), frozen=-record.amount, available=record.amount)
+    record.data.update({status_field: record.status, **finished})
+    tx.update(record)
 
 
 def new_id(kind: str) -> str:

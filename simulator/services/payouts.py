@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..clock import gateway_time
 from ..events import enqueue_event
 from ..runtime import Runtime, VersionRuntime
 from ..store import Record, Tx
 from ..worker import on_due
-from .base import Call, find_own, new_id, service
+from .base import Call, find_own, finish_outgoing, new_id, service
 
 KIND = "disbursement"
 # Which code field a transfer code's `destination` needs, and the channel list it names.
@@ -96,23 +95,9 @@ def finish_disbursement(
     tx: Tx, version: VersionRuntime, record: Record, now_ms: int, *, failed_code: int | None = None
 ) -> None:
     """End a PENDING payout: paid (COMPLETED, the frozen amount leaves) or FAILED (it goes back)."""
-    record.due_ms = None
-    record.meta["finishedMs"] = now_ms
-    currency = str(record.currency)
-    if failed_code is None:
-        record.status = "COMPLETED"
-        record.data.update(transactionStatus="COMPLETED", finishTime=gateway_time(now_ms))
-        tx.move(record.app_id, currency, frozen=-record.amount)
-    else:
-        record.status = "FAILED"
-        record.data.update(
-            transactionStatus="FAILED",
-            finishTime=gateway_time(now_ms),
-            failedCode=failed_code,
-            failedMessage=version.message(failed_code),
-        )
-        tx.move(record.app_id, currency, frozen=-record.amount, available=record.amount)
-    tx.update(record)
+    finish_outgoing(
+        tx, version, record, now_ms, status_field="transactionStatus", paid="COMPLETED", failed_code=failed_code
+    )
     enqueue_event(tx, version, record, f"{KIND}.{record.status.lower()}", now_ms)
 
 

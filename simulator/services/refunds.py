@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..clock import gateway_time
 from ..events import enqueue_event
 from ..runtime import Runtime, VersionRuntime
 from ..store import Record, Tx
 from ..worker import on_due
-from .base import Call, by_gateway_id, find_own, service
+from .base import Call, by_gateway_id, find_own, finish_outgoing, service
 from .payins import PAY_INS
 
 KIND = "refund"
@@ -118,24 +117,8 @@ def finish_refund(
     tx: Tx, version: VersionRuntime, refund: Record, now_ms: int, *, failed_code: int | None = None
 ) -> None:
     """End a PROCESSING refund: SUCCESS (counted on the pay-in) or FAILED (the amount back to `available`)."""
-    refund.due_ms = None
-    refund.meta["finishedMs"] = now_ms
-    currency = str(refund.currency)
+    finish_outgoing(tx, version, refund, now_ms, status_field="refundStatus", paid="SUCCESS", failed_code=failed_code)
     original = tx.get(refund.parent or "")
-    if failed_code is None:
-        refund.status = "SUCCESS"
-        refund.data.update(refundStatus="SUCCESS", finishTime=gateway_time(now_ms))
-        tx.move(refund.app_id, currency, frozen=-refund.amount)
-    else:
-        refund.status = "FAILED"
-        refund.data.update(
-            refundStatus="FAILED",
-            finishTime=gateway_time(now_ms),
-            failedCode=failed_code,
-            failedMessage=version.message(failed_code),
-        )
-        tx.move(refund.app_id, currency, frozen=-refund.amount, available=refund.amount)
-    tx.update(refund)
     if original is not None:
         if refund.status == "SUCCESS":
             original.data["refundedAmount"] = int(original.data.get("refundedAmount", 0)) + refund.amount
