@@ -239,9 +239,7 @@ def _fact_tables(model: ApiModel) -> tuple[FactTable, ...]:
             facts = schema.get(extension)
             if not isinstance(facts, dict):
                 continue
-            flat = {
-                value: flatten(entry) if isinstance(entry, dict) else {"": entry} for value, entry in facts.items()
-            }
+            flat = {value: flatten(entry) if isinstance(entry, dict) else {"": entry} for value, entry in facts.items()}
             columns = tuple(dict.fromkeys(key for entry in flat.values() for key in entry))
             rows = tuple(
                 (str(value), descriptions.get(value, ""), *(_cell(entry.get(c)) for c in columns))
