@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from .model import Code
+from .model import ApiModel, Code
 
 Action = Literal["added", "removed", "changed"]
 K = TypeVar("K")
@@ -88,6 +88,29 @@ def replaced(section: str, subject: str, target: str, was: object, now: object, 
 
 def code_label(code: Code) -> str:
     return f"`{code.name}`: {code.message}"
+
+
+def code_membership(
+    subject: str,
+    old: ApiModel,
+    new: ApiModel,
+    before: Collection[int],
+    after: Collection[int],
+    *,
+    target: Callable[[int], str] = str,
+    added: tuple[bool, str],
+    removed: tuple[bool, str],
+) -> Iterator[Change]:
+    """`membership` of a list of codes, each change detailed with the code's name and message."""
+    yield from membership(
+        CODES,
+        subject,
+        before,
+        after,
+        target=target,
+        added=(lambda value: code_label(new.code(value)), *added),
+        removed=(lambda value: code_label(old.code(value)), *removed),
+    )
 
 
 def without(raw: dict[str, Any], key: str) -> dict[str, Any]:

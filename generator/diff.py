@@ -66,7 +66,6 @@ from typing import Literal
 
 from .bundle import ref_name
 from .changes import (
-    CODES,
     MODULES,
     NOTIFICATIONS,
     OPERATIONS,
@@ -78,7 +77,7 @@ from .changes import (
     SIGNING,
     STRICT,
     Change,
-    code_label,
+    code_membership,
     flatten,
     membership,
     replaced,
@@ -140,29 +139,28 @@ def _signing(old: ApiModel, new: ApiModel) -> Iterator[Change]:
 def _modules(old: ApiModel, new: ApiModel) -> Iterator[Change]:
     before = {m.tag: m for m in old.modules}
     after = {m.tag: m for m in new.modules}
-    for tag, module in after.items():
-        if tag not in before:
-            ops = ", ".join(op.operation_id for op in module.operations)
-            yield Change(
-                MODULES,
-                "added",
-                "module",
-                tag,
-                f"{module.description} Operations: {ops}".strip(),
-                False,
-                "new operations do not change existing calls",
-            )
-        else:
-            yield from replaced(
-                MODULES,
-                "SDK resource",
-                tag,
-                before[tag].sdk_resource,
-                module.sdk_resource,
-                "SDK code that names the resource must be changed",
-            )
-    for tag in [t for t in before if t not in after]:
-        yield Change(MODULES, "removed", "module", tag, before[tag].description, True, "its operations are gone")
+
+    def introduced(tag: str) -> str:
+        ops = ", ".join(op.operation_id for op in after[tag].operations)
+        return f"{after[tag].description} Operations: {ops}".strip()
+
+    yield from membership(
+        MODULES,
+        "module",
+        before,
+        after,
+        added=(introduced, False, "new operations do not change existing calls"),
+        removed=(lambda tag: before[tag].description, True, "its operations are gone"),
+    )
+    for tag in [t for t in after if t in before]:
+        yield from replaced(
+            MODULES,
+            "SDK resource",
+            tag,
+            before[tag].sdk_resource,
+            after[tag].sdk_resource,
+            "SDK code that names the resource must be changed",
+        )
 
 
 def _version_prefix(model: ApiModel) -> str | None:
@@ -252,14 +250,15 @@ def _operation(
 
 
 def _operation_codes(old: ApiModel, new: ApiModel, was: Operation, now: Operation) -> Iterator[Change]:
-    yield from membership(
-        CODES,
+    yield from code_membership(
         "operation code",
+        old,
+        new,
         was.result_codes,
         now.result_codes,
         target=lambda value: f"{now.operation_id} {value}",
-        added=(lambda value: code_label(new.code(value)), False, "a new answer; clients may want to handle it"),
-        removed=(lambda value: code_label(old.code(value)), False, "an answer the operation no longer gives"),
+        added=(False, "a new answer; clients may want to handle it"),
+        removed=(False, "an answer the operation no longer gives"),
     )
 
 

@@ -19,6 +19,7 @@ from .changes import (
     TYPES,
     Change,
     code_label,
+    code_membership,
     flatten,
     membership,
     replaced,
@@ -281,44 +282,40 @@ def code_changes(old: ApiModel, new: ApiModel) -> Iterator[Change]:
                 "clients match the table's message exactly",
             )
     yield from _families(old, new)
-    yield from membership(
-        CODES,
+    yield from code_membership(
         "retryable code",
+        old,
+        new,
         old.retryable_codes,
         new.retryable_codes,
-        added=(lambda value: code_label(new.code(value)), False, "clients may now repeat it unchanged"),
-        removed=(lambda value: code_label(old.code(value)), True, "clients that repeat it may now act twice"),
+        added=(False, "clients may now repeat it unchanged"),
+        removed=(True, "clients that repeat it may now act twice"),
     )
 
 
 def _families(old: ApiModel, new: ApiModel) -> Iterator[Change]:
     before = {f.name: f for f in old.families}
     after = {f.name: f for f in new.families}
-    for name, family in after.items():
-        if name not in before:
-            yield Change(CODES, "added", "code family", name, family.description, False, "a new exception family")
-            continue
-        yield from _family_codes(old, new, before[name], family)
-    for name, family in before.items():
-        if name not in after:
-            yield Change(
-                CODES,
-                "removed",
-                "code family",
-                name,
-                family.description,
-                True,
-                "SDK code that catches it must be changed",
-            )
+    yield from membership(
+        CODES,
+        "code family",
+        before,
+        after,
+        added=(lambda name: after[name].description, False, "a new exception family"),
+        removed=(lambda name: before[name].description, True, "SDK code that catches it must be changed"),
+    )
+    for name in [n for n in after if n in before]:
+        yield from _family_codes(old, new, before[name], after[name])
 
 
 def _family_codes(old: ApiModel, new: ApiModel, was: CodeFamily, now: CodeFamily) -> Iterator[Change]:
-    yield from membership(
-        CODES,
+    yield from code_membership(
         "family code",
+        old,
+        new,
         was.codes,
         now.codes,
         target=lambda value: f"{now.name} {value}",
-        added=(lambda value: code_label(new.code(value)), False, "handlers of the family catch one more code"),
-        removed=(lambda value: code_label(old.code(value)), True, "handlers of the family no longer catch it"),
+        added=(False, "handlers of the family catch one more code"),
+        removed=(True, "handlers of the family no longer catch it"),
     )

@@ -26,19 +26,11 @@ import paygate_v2
 from generator.model import ApiModel
 from simulator.worker import DeliverySettings
 
-from .conftest import Merchant, Server, eventually, free_port, start_server, stop_server
+from .conftest import PAY_IN, Merchant, Server, eventually, free_port, start_server, stop_server
 
 pytestmark = pytest.mark.reliability
 
 SDKS: dict[str, Any] = {"v1": paygate_v1, "v2": paygate_v2}
-PAY_IN = {
-    "amount": 150000,
-    "currency": "PHP",
-    "country": "PH",
-    "pay_method": "WALLET",
-    "wallet_code": "GCASH",
-    "product_name": "Monthly plan",
-}
 
 
 @dataclass
@@ -155,7 +147,7 @@ def time_scale(server: Server) -> float:
 def pay_in(merchant: Merchant, version: str, receiver: Receiver, order: str) -> str:
     """A collection notifying `receiver`, paid: its transactionId."""
     client = merchant.client(version)
-    created = client.collections.create(mch_order_id=order, notify_url=receiver.url, **PAY_IN)
+    created = client.collections.create(mch_order_id=order, **{**PAY_IN, "notify_url": receiver.url})
     merchant.server.sandbox("POST", f"transactions/{created.transaction_id}/pay")
     return str(created.transaction_id)
 

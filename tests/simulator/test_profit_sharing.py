@@ -16,20 +16,12 @@ import paygate_v2
 from paygate_v2 import _signing
 from paygate_v2.models import RelationshipProof, SplitShare
 
-from .conftest import Merchant, Server, eventually, start_server, stop_server
+from .conftest import PAY_IN, Merchant, Server, eventually, start_server, stop_server
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 JPEG = b"\xff\xd8\xff\xe0" + bytes(64)
-PAY_IN: dict[str, Any] = {
-    "amount": 150000,
-    "currency": "PHP",
-    "country": "PH",
-    "pay_method": "WALLET",
-    "wallet_code": "GCASH",
-    "product_name": "Marketplace order",
-    "notify_url": "https://merchant.example/notify",
-}
+MARKETPLACE_ORDER: dict[str, Any] = {**PAY_IN, "product_name": "Marketplace order"}
 WALLET = "09171234567"
 
 
@@ -49,7 +41,7 @@ def share(kind: str, account: str, amount: int, description: str | None = None) 
 def paid_collection(
     server: Server, client: Any, mch_order_id: str, *, profit_sharing: bool = True, pay: bool = True
 ) -> str:
-    created = client.collections.create(mch_order_id=mch_order_id, profit_sharing=profit_sharing, **PAY_IN)
+    created = client.collections.create(mch_order_id=mch_order_id, profit_sharing=profit_sharing, **MARKETPLACE_ORDER)
     if pay:
         server.sandbox("POST", f"transactions/{created.transaction_id}/pay")
     return str(created.transaction_id)
