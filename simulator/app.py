@@ -82,7 +82,7 @@ def create_app(settings: SimulatorSettings | None = None, runtime: Runtime | Non
     worker = Worker(runtime, store, clock, DeliverySettings(time_scale=settings.time_scale))
     # One route per version: the gateway finds the operation by its path in a dict, rather than
     # Starlette trying forty patterns in turn.
-    routes = [Route(f"/{name}/{{operation:path}}", gateway.endpoint, methods=["POST"]) for name in runtime.versions]
+    routes = [Route(f"/{name}/{{operation:path}}", gateway, methods=["POST"]) for name in runtime.versions]
     routes += sandbox_routes(runtime, store, clock, worker)
     routes += docs_routes(runtime)
 

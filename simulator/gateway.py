@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from starlette.datastructures import UploadFile
-from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.datastructures import Headers, UploadFile
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import PlainTextResponse
+from starlette.types import Receive, Scope, Send
 
 from generator.jsonvalues import integral
 from generator.model import ApiModel
@@ -56,14 +57,23 @@ class Gateway:
         self.clock = clock
         self.settings = settings
 
-    async def endpoint(self, request: Request) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """One API call: a plain ASGI app, the path naming the version and the operation.
+
+        Plain ASGI rather than a Starlette endpoint: one JSON body in, one out, and
+        the Request and Response objects around them cost more than the routing.
+        """
         started = time.perf_counter()
-        path = request.scope["path"]
+        path = scope["path"]
         version = self.runtime.versions[path.split("/", 2)[1]]
         op = version.operations.get(path)
         if op is None:
-            return PlainTextResponse("Not Found", status_code=404)
-        answer = await self._answer(request, version, op)
+            await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)
+            return
+        try:
+            answer = await self._answer(scope, receive, version, op)
+        except ClientDisconnect:
+            return  # gone before its body arrived: nothing was done, no one to answer
         elapsed_ms = (time.perf_counter() - started) * 1000
         if log.isEnabledFor(logging.INFO):
             log.info(
@@ -78,20 +88,25 @@ class Gateway:
                     }
                 )
             )
-        return JSONResponse(answer.body, status_code=answer.status)
+        # As Starlette's JSONResponse writes it.
+        body = json.dumps(answer.body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+        headers = [(b"content-length", str(len(body)).encode("latin-1")), (b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
-    async def _answer(self, request: Request, version: VersionRuntime, op: OperationRuntime) -> Answer:
+    async def _answer(self, scope: Scope, receive: Receive, version: VersionRuntime, op: OperationRuntime) -> Answer:
         code = version.model.parameter_error_code
         unreadable = Answer(400, code, {"code": code, "message": version.message(code)})
-        raw = await read_within_limit(request)
+        headers = Headers(scope=scope)
+        raw = await read_within_limit(receive, headers)
         if raw is None:
             return Answer(413, code, unreadable.body)
-        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        kind = headers.get("content-type", "").split(";")[0].strip().lower()
         files: dict[str, bytes] = {}
         if op.file_fields:
             if kind != "multipart/form-data":
                 return unreadable
-            parsed = await _form(request, raw, op.file_fields)
+            parsed = await _form(scope, raw, op.file_fields)
             if parsed is None:
                 return unreadable
             body, files = parsed
@@ -102,8 +117,8 @@ class Gateway:
             if parsed_json is None:
                 return unreadable
             body = parsed_json
-        client = request.client.host if request.client else ""
-        base_url = _base_url(request)
+        client = scope["client"][0] if scope.get("client") else ""
+        base_url = _base_url(scope, headers)
         # Processed on the event loop: a request's SQLite work is a fraction of a millisecond,
         # cheaper than the hop to a worker thread and back.
         answer = self.process(version, op, body, files, client, base_url, raw=None if files else raw)
@@ -242,23 +257,30 @@ class Gateway:
         return Answer(200, code, body, merchant.app_id if merchant else None)
 
 
-async def read_within_limit(request: Request) -> bytes | None:
-    """The body, or None once it is past MAX_BODY (read no further: a client may send gigabytes)."""
-    length = request.headers.get("content-length", "")
+async def read_within_limit(receive: Receive, headers: Headers) -> bytes | None:
+    """The body, or None once it is past MAX_BODY (read no further: a client may send gigabytes).
+
+    Raises ClientDisconnect if the client leaves before the body is all there.
+    """
+    length = headers.get("content-length", "")
     if length.isdigit() and int(length) > MAX_BODY:
         return None
     raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        raw += message.get("body", b"")
         if len(raw) > MAX_BODY:
             return None
-    return bytes(raw)
+        if not message.get("more_body", False):
+            return bytes(raw)
 
 
-def _base_url(request: Request) -> str:
+def _base_url(scope: Scope, headers: Headers) -> str:
     """Where this gateway is reached, for the URLs it hands out (pay pages, files)."""
-    host = request.headers.get("host") or "{}:{}".format(*(request.scope.get("server") or ("127.0.0.1", 80)))
-    return f"{request.scope.get('scheme', 'http')}://{host}"
+    host = headers.get("host") or "{}:{}".format(*(scope.get("server") or ("127.0.0.1", 80)))
+    return f"{scope.get('scheme', 'http')}://{host}"
 
 
 def _has_null(value: Any) -> bool:
@@ -322,14 +344,14 @@ def _depth(value: Any) -> int:
 
 
 async def _form(
-    request: Request, raw: bytes, file_fields: tuple[str, ...]
+    scope: Scope, raw: bytes, file_fields: tuple[str, ...]
 ) -> tuple[dict[str, Any], dict[str, bytes]] | None:
     async def replay() -> dict[str, Any]:
         return {"type": "http.request", "body": raw, "more_body": False}
 
     # The body was already read (to enforce the size limit): parse it from memory.
     try:
-        form = await Request(request.scope, replay).form(max_files=len(file_fields), max_fields=64)
+        form = await Request(scope, replay).form(max_files=len(file_fields), max_fields=64)
     except Exception:  # any form the parser refuses is unreadable
         return None
     fields: dict[str, Any] = {}

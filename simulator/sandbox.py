@@ -618,7 +618,7 @@ def problem(message: str, status: int = 400) -> JSONResponse:
 
 async def read_body(request: Request) -> tuple[dict[str, Any], bool]:
     """The body as fields, and whether it came from an HTML form; empty is `{}`."""
-    raw = await read_within_limit(request)
+    raw = await read_within_limit(request.receive, request.headers)
     if raw is None:
         raise TooLarge("the body is over 1 MiB")
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
