@@ -15,7 +15,6 @@ Anything refused before `business` has not touched the store.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sqlite3
@@ -126,8 +125,7 @@ class Gateway:
         committed = self.store.pending()
         if committed is not None:
             try:
-                # Shielded: a client that hangs up must not cancel the commit other answers await.
-                await asyncio.shield(committed)
+                await committed
             except sqlite3.Error:
                 log.exception("%s: the commit failed", op.operation.operation_id)
                 merchant = self.store.merchant(answer.app_id) if answer.app_id else None
@@ -184,8 +182,9 @@ class Gateway:
             with self.store.grouped() as tx:
                 if tx.count_request(merchant.app_id, now_ms // 1000) > rate:
                     raise Refusal(21020)
-        signed = {**body, **{name: signing.file_digest(content) for name, content in files.items()}}
-        if not signing.verify(signed, merchant.secret):
+        if files:
+            body = {**body, **{name: signing.file_digest(content) for name, content in files.items()}}
+        if not signing.verify(body, merchant.secret):
             raise Refusal(op.invalid_code(signing.SIGN_FIELD))
         sent = signing.parse_timestamp(body.get(signing.TIMESTAMP_FIELD))
         if sent is None:
@@ -221,10 +220,7 @@ class Gateway:
             first = exc.errors(include_url=False)[0]
             raise Refusal(op.invalid_code(first["loc"])) from None
         # File contents stay bytes, beside the params (`Call.files`), never serialized.
-        files = {
-            name for name, field in op.request_model.model_fields.items() if (field.alias or name) in op.file_fields
-        }
-        return model.model_dump(mode="json", by_alias=True, exclude_none=True, exclude=files)
+        return model.model_dump(mode="json", by_alias=True, exclude_none=True, exclude=op.file_attributes)
 
     def _serve(
         self,

@@ -287,7 +287,7 @@ class Store:
             if self._group is None:
                 loop = asyncio.get_running_loop()
                 self._db.execute("BEGIN IMMEDIATE")
-                self._group = _Group(loop, loop.create_future())
+                self._group = _Group(loop)
                 loop.call_soon(self.commit_group)
             self._db.execute("SAVEPOINT request")
             try:
@@ -303,8 +303,16 @@ class Store:
             self._db.execute("RELEASE request")
 
     def pending(self) -> asyncio.Future[None] | None:
-        """The commit of the open group, if one is open: what an answer waits for."""
-        return self._group.committed if self._group else None
+        """The commit of the open group, if one is open: what an answer waits for.
+
+        Each caller gets a future of its own: a request cancelled while it waits (its
+        client hung up) cancels only its own, never the others' or the commit.
+        """
+        if self._group is None:
+            return None
+        committed = self._group.loop.create_future()
+        self._group.waiting.append(committed)
+        return committed
 
     def commit_group(self) -> None:
         """Commit the open group, if any, and tell its requests how that went."""
@@ -328,25 +336,26 @@ class Store:
         if group is None:
             return
         if threading.get_ident() == group.thread:
-            _settle(group.committed, error)
+            _settle(group.waiting, error)
         else:
-            group.loop.call_soon_threadsafe(_settle, group.committed, error)
+            group.loop.call_soon_threadsafe(_settle, group.waiting, error)
 
 
 @dataclass
 class _Group:
     loop: asyncio.AbstractEventLoop
-    committed: asyncio.Future[None]
+    waiting: list[asyncio.Future[None]] = field(default_factory=list)
     thread: int = field(default_factory=threading.get_ident)
 
 
-def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
+def _settle(waiting: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for future in waiting:
+        if future.done():  # cancelled: its request is gone
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
 
 
 class Tx:

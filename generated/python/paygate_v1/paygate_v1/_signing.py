@@ -2,7 +2,7 @@
 # Do not edit: change the spec and run `payspec generate`.
 """Signatures of PayGate Open API v1 bodies.
 
-Made from the spec's `x-signature`; the same rule signs requestsand notifications:
+Made from the spec's `x-signature`; the same rule signs requests and notifications:
 
     Canonical input: every top-level field of the body except `sign`; fields whose
     value is null or the empty string are left out. The keys are sorted by their
@@ -48,6 +48,8 @@ TIMESTAMP_TOLERANCE_MS = 300000
 
 
 _SAFE_INTEGER = 2**53 - 1
+# What `json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)` uses, made once.
+_SORTED_COMPACT = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _needs_full_canonicalization(value: Any) -> bool:
@@ -82,7 +84,7 @@ def _canonical_json(value: Any) -> str:
     """`value` in RFC 8785 form."""
     if _needs_full_canonicalization(value):
         return rfc8785.dumps(value).decode("utf-8")
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _SORTED_COMPACT.encode(value)
 
 
 def _signed_fields(body: Mapping[str, Any]) -> dict[str, Any]:
