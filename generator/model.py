@@ -235,6 +235,10 @@ class ApiModel:
                 return op
         raise KeyError(operation_id)
 
+    def test_values_of(self, operation_id: str) -> tuple[TestValue, ...]:
+        """The sandbox test values an operation answers to."""
+        return tuple(v for v in self.test_values if operation_id in v.operations)
+
     def resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
         """Follow internal `$ref`s to the schema they name."""
         return _deref(self.document, schema)

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from generator.bundle import ref_name
 from generator.config import Config
-from generator.model import ApiModel, Operation
+from generator.model import ApiModel, Operation, TestValue
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class OperationRuntime:
     data_model: type[BaseModel]
     codes: frozenset[int]
     file_fields: tuple[str, ...]
+    test_values: tuple[TestValue, ...]
 
     @functools.cached_property
     def file_attributes(self) -> set[str]:
@@ -129,5 +130,6 @@ def _version_runtime(model: ApiModel, package: str) -> VersionRuntime:
             data_model=getattr(models, op.data_schema or ""),
             codes=frozenset(op.result_codes),
             file_fields=model.file_fields(op.request_schema),
+            test_values=model.test_values_of(op.operation_id),
         )
     return runtime

@@ -187,7 +187,7 @@ def _operation(model: ApiModel, op: Operation, resource: str) -> DocOperation:
         response_examples=_examples(op.response_examples),
         codes=tuple(model.code(c) for c in op.result_codes),
         links=tuple(DocLink(link.name, link.operation_id, _json(link.request_body)) for link in op.links),
-        test_values=tuple(v for v in model.test_values if op.operation_id in v.operations),
+        test_values=model.test_values_of(op.operation_id),
     )
 
 

@@ -141,8 +141,8 @@ class Call:
 
     def planned_outcome(self) -> tuple[str, int] | None:
         """A sandbox test value in this request: ("respond", code) or ("fail", failedCode)."""
-        for value in self.version.model.test_values:
-            if self.op.operation.operation_id in value.operations and self.params.get(value.field) == value.value:
+        for value in self.op.test_values:
+            if self.params.get(value.field) == value.value:
                 return value.effect, value.code
         return None
 
