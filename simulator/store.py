@@ -60,7 +60,7 @@ CREATE TABLE IF NOT EXISTS records (
     meta TEXT NOT NULL,
     UNIQUE (app_id, kind, ref)
 );
-CREATE INDEX IF NOT EXISTS records_parent ON records (parent);
+CREATE INDEX IF NOT EXISTS records_parent ON records (parent) WHERE parent IS NOT NULL;
 CREATE INDEX IF NOT EXISTS records_due ON records (due_ms) WHERE due_ms IS NOT NULL;
 CREATE INDEX IF NOT EXISTS records_day ON records (app_id, day, kind);
 CREATE TABLE IF NOT EXISTS idempotency (
