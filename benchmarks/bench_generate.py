@@ -32,6 +32,22 @@ def timed(action: Callable[[], None], repeat: int, prepare: Callable[[], None] =
     return statistics.median(samples)
 
 
+def alternated(
+    ours: Callable[[], None],
+    prepare_ours: Callable[[], None],
+    theirs: Callable[[], None] | None,
+    prepare_theirs: Callable[[], None],
+    repeat: int,
+) -> tuple[float, float | None]:
+    """Medians of `ours` and `theirs` (None: not installed), timed in turn."""
+    samples: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeat):
+        samples[0].append(timed(ours, 1, prepare_ours))
+        if theirs is not None:
+            samples[1].append(timed(theirs, 1, prepare_theirs))
+    return statistics.median(samples[0]), statistics.median(samples[1]) if samples[1] else None
+
+
 def run(*command: str, cwd: Path) -> None:
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
     if result.returncode != 0:
@@ -56,22 +72,23 @@ def main() -> None:
             shutil.rmtree(project / "generated", ignore_errors=True)
             shutil.rmtree(project / ".payspec-cache", ignore_errors=True)
 
-        full_v2 = timed(lambda: run(*payspec, "generate", "v2", cwd=project), args.repeat, clean)
+        out = Path(tmp) / "opc"
+
+        def ours() -> None:
+            run(*payspec, "generate", "v2", cwd=project)
+
+        def theirs() -> None:
+            run(str(opc), "generate", "--path", str(bundled), "--output-path", str(out), "--overwrite", cwd=Path(tmp))
+
+        def clean_theirs() -> None:
+            shutil.rmtree(out, ignore_errors=True)
+
+        # The target's two sides in alternating runs, so that a change in the machine's speed touches both.
+        full_v2, baseline = alternated(ours, clean, theirs if opc else None, clean_theirs, args.repeat)
         full_all = timed(lambda: run(*payspec, "generate", cwd=project), args.repeat, clean)
         run(*payspec, "generate", cwd=project)
         noop = timed(lambda: run(*payspec, "generate", cwd=project), args.repeat)
         check = timed(lambda: run(*payspec, "generate", "--check", cwd=project), args.repeat)
-
-        baseline = None
-        if opc:
-            out = Path(tmp) / "opc"
-            baseline = timed(
-                lambda: run(
-                    opc, "generate", "--path", str(bundled), "--output-path", str(out), "--overwrite", cwd=Path(tmp)
-                ),
-                args.repeat,
-                lambda: shutil.rmtree(out, ignore_errors=True),
-            )
 
     print(f"payspec generate v2 (cold)             {full_v2:7.3f} s")
     print(f"payspec generate v1+v2 (cold)          {full_all:7.3f} s")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from .problems import Location, Problem, SpecError
 if TYPE_CHECKING:
     import jinja2
 
+    from .bundle import Bundle
     from .model import ApiModel
     from .output import OutputTree
 
@@ -164,14 +165,16 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_all(config: Config, names: Sequence[str]) -> list[tuple[VersionConfig, ApiModel]]:
+def _load_all(
+    config: Config, names: Sequence[str], bundles: Mapping[str, Bundle] | None = None
+) -> list[tuple[VersionConfig, ApiModel]]:
     from .loader import load_model
 
     versions = [_version(config, n) for n in names] if names else list(config.versions)
     loaded, problems = [], []
     for version in versions:
         try:
-            loaded.append((version, load_model(version.spec, version.name)))
+            loaded.append((version, load_model(version.spec, version.name, (bundles or {}).get(version.name))))
         except SpecError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -203,33 +206,38 @@ def _generate(args: argparse.Namespace) -> int:
         print("up to date")
         return 0
 
-    import jinja2
-
-    from .emitters.docs import emit_docs
     from .emitters.models import prefetched
-    from .emitters.python_sdk import SdkError, emit_python_sdk
-    from .emitters.spec import emit_spec
-    from .output import OutputTree
-    from .render import environment, html_environment
 
-    env = environment(args.templates)
-    html_env = html_environment(args.templates)
-    tree = OutputTree(config.output)
-    inputs = [config.root / "pyproject.toml", *freshness.toolkit_files(template_dirs)]
     versions = [_version(config, n) for n in args.versions] if args.versions else list(config.versions)
-    with prefetched(_model_jobs(config, versions), config.root / CACHE_FOLDER) as models_ready:
-        loaded = _load_all(config, args.versions)
+    # Forked before anything else is imported or read: the model generator warms up meanwhile.
+    with prefetched(config.root / CACHE_FOLDER) as models:
+        import jinja2
+
+        from .emitters.docs import emit_docs
+        from .emitters.python_sdk import SdkError, emit_python_sdk
+        from .emitters.spec import emit_spec
+        from .output import OutputTree
+        from .render import environment, html_environment
+
+        env = environment(args.templates)
+        html_env = html_environment(args.templates)
+        tree = OutputTree(config.output)
+        inputs = [config.root / "pyproject.toml", *freshness.toolkit_files(template_dirs)]
+        bundles = _bundles(versions)
+        models.send(
+            [_model_job(config, version, bundles[version.name]) for version in versions if version.name in bundles]
+        )
+        loaded = _load_all(config, args.versions, bundles)
         for version, model in loaded:
             emit_spec(model, version.spec, tree)
             emit_docs(model, html_env, tree)
-        models_ready()
-    for version, model in loaded:
-        label = _spec_label(config, version)
-        try:
-            emit_python_sdk(model, version.package, label, env, tree, config.root / CACHE_FOLDER)
-        except (SdkError, jinja2.TemplateError) as exc:
-            raise ConfigError(f"{version.name}: cannot generate the SDK: {exc}") from exc
-        inputs += model.sources
+        for version, model in loaded:
+            label = _spec_label(config, version)
+            try:
+                emit_python_sdk(model, version.package, label, env, tree, config.root / CACHE_FOLDER, models.wait)
+            except (SdkError, jinja2.TemplateError) as exc:
+                raise ConfigError(f"{version.name}: cannot generate the SDK: {exc}") from exc
+            inputs += model.sources
     _emit_changelog(config, loaded, env, tree)
     status = _finish(tree, args.check)
     if status == 0:
@@ -243,19 +251,25 @@ def _spec_label(config: Config, version: VersionConfig) -> str:
     return spec.relative_to(config.root).as_posix() if spec.is_relative_to(config.root) else version.name
 
 
-def _model_jobs(config: Config, versions: Sequence[VersionConfig]) -> list[tuple[dict[str, Any], str]]:
-    """(bundled document, file header) of each version whose spec at least bundles: models to start early."""
+def _bundles(versions: Sequence[VersionConfig]) -> dict[str, Bundle]:
+    """The bundle of each version whose spec bundles without a problem (the others are reported by loading)."""
     from .bundle import bundle
-    from .emitters.python_sdk import file_header
     from .loader import spec_root
 
-    jobs = []
+    bundles = {}
     for version in versions:
         problems: list[Problem] = []
         bundled = bundle(spec_root(version.spec), problems)
         if bundled is not None and not problems:
-            jobs.append((bundled.document, file_header(bundled.document, _spec_label(config, version))))
-    return jobs
+            bundles[version.name] = bundled
+    return bundles
+
+
+def _model_job(config: Config, version: VersionConfig, bundled: Bundle) -> tuple[dict[str, Any], str]:
+    """(bundled document, file header): what the models of `version` are made from."""
+    from .emitters.python_sdk import file_header
+
+    return bundled.document, file_header(bundled.document, _spec_label(config, version))
 
 
 def _emit_changelog(

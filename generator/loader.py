@@ -25,10 +25,10 @@ def spec_root(path: Path) -> Path:
     return path / ROOT_FILE if path.is_dir() else path
 
 
-def load_bundle(path: Path) -> Bundle:
-    """Bundle and validate the spec at `path`; raise SpecError listing every problem."""
+def load_bundle(path: Path, bundled: Bundle | None = None) -> Bundle:
+    """Bundle (unless given its bundle) and validate the spec at `path`; raise SpecError listing every problem."""
     problems: list[Problem] = []
-    bundled = bundle(spec_root(path), problems)
+    bundled = bundled or bundle(spec_root(path), problems)
     if bundled is None or problems:
         raise SpecError(problems)
     problems.extend(check_openapi(bundled))
@@ -41,9 +41,9 @@ def load_bundle(path: Path) -> Bundle:
     return bundled
 
 
-def load_model(path: Path, name: str) -> ApiModel:
-    """The checked model of the spec at `path`, named `name` (v1, v2, ...)."""
-    bundled = load_bundle(path)
+def load_model(path: Path, name: str, bundled: Bundle | None = None) -> ApiModel:
+    """The checked model of the spec at `path` (or of its `bundled` form), named `name` (v1, v2, ...)."""
+    bundled = load_bundle(path, bundled)
     problems: list[Problem] = []
     model = build_model(name, bundled, problems)
     if model is None or problems:

@@ -10,13 +10,18 @@ Three layers, each reporting problems with their source location:
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import best_match
+from jsonschema.exceptions import SchemaError, best_match
+from openapi_schema_validator import OAS31Validator
+from openapi_schema_validator._specifications import REGISTRY as OPENAPI_SPECIFICATIONS
 from openapi_spec_validator import OpenAPIV31SpecValidator
+from openapi_spec_validator.validation import keywords
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -60,7 +65,7 @@ def check_openapi(bundle: Bundle) -> list[Problem]:
         return cycles  # the validator would recurse without end
     located: list[Problem] = []
     relative: list[Problem] = []
-    for error in OpenAPIV31SpecValidator(bundle.document).iter_errors():
+    for error in _SpecValidator(bundle.document).iter_errors():
         pointer = tuple(str(p) for p in error.path)
         (located if pointer[:1] and pointer[0] in _TOP_LEVEL else relative).append(
             _problem(bundle, pointer, error.message)
@@ -69,6 +74,42 @@ def check_openapi(bundle: Bundle) -> list[Problem]:
         schema_problems = _schema_problems(bundle)
         relative = schema_problems or [Problem(None, "", f"a schema: {p.message}") for p in relative]
     return located + relative
+
+
+class _SchemaValidator(keywords.OpenAPIV31SchemaValidator):
+    """openapi-spec-validator's check of each schema, its meta-schema part run by jsonschema-rs.
+
+    The validator checks every schema against its dialect's meta-schema with
+    Python jsonschema: four fifths of a spec's validation. jsonschema-rs, the
+    backend it already picks for the document as a whole, checks the same
+    meta-schema with the same resources in a millisecond. Schemas in any other
+    dialect keep the validator's own check.
+    """
+
+    def _get_schema_checker(self, schema: Any, schema_value: Any) -> Callable[[Any], None]:
+        if self._get_schema_dialect_id(schema, schema_value) != OAS31Validator.META_SCHEMA["$id"]:
+            return super()._get_schema_checker(schema, schema_value)
+        return _check_oas31_schema
+
+
+class _SpecValidator(OpenAPIV31SpecValidator):
+    keyword_validators: dict[str, type[keywords.KeywordValidator]] = {  # noqa: RUF012 (as in the base class)
+        **OpenAPIV31SpecValidator.keyword_validators,
+        "schema": _SchemaValidator,
+    }
+
+
+@functools.cache
+def _oas31_meta_validator() -> Any:
+    resources = [(uri, OPENAPI_SPECIFICATIONS[uri].contents) for uri in OPENAPI_SPECIFICATIONS]
+    return jsonschema_rs.validator_for(
+        OAS31Validator.META_SCHEMA, registry=jsonschema_rs.Registry(resources), validate_formats=True
+    )
+
+
+def _check_oas31_schema(schema: Any) -> None:
+    for error in _oas31_meta_validator().iter_errors(schema):
+        raise SchemaError(error.message, path=list(error.instance_path))
 
 
 def _composition_cycles(bundle: Bundle) -> list[Problem]:

@@ -15,20 +15,21 @@ import json
 import multiprocessing
 import os
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from importlib.metadata import version
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-import datamodel_code_generator as dcg
-from datamodel_code_generator.enums import DataModelType, InputFileType
-from datamodel_code_generator.format import Formatter, PythonVersion
-
+# The generator itself is imported where it runs (`_generate`): in the forked child, which
+# `prefetched` starts before the parent has imported anything heavy, or here when it did not.
+# Its options are therefore spelled as its command line spells them, not with its enums.
 OPTIONS: dict[str, object] = {
-    "input_file_type": InputFileType.OpenAPI,
-    "output_model_type": DataModelType.PydanticV2BaseModel,
-    "target_python_version": PythonVersion.PY_311,
-    "formatters": [Formatter.BUILTIN],
+    "input_file_type": "openapi",
+    "output_model_type": "pydantic_v2.BaseModel",
+    "target_python_version": "3.11",
+    "formatters": ["builtin"],
     # Field names in snake_case with the wire names as aliases.
     "snake_case_field": True,
     # Enum members named from x-enum-varnames, documented by x-enum-descriptions.
@@ -59,10 +60,7 @@ def models_source(document: dict[str, Any], header: str, cache: Path | None) -> 
     spec, cached = _input(document, header, cache)
     if cached is not None and cached.is_file():
         return cached.read_text(encoding="utf-8")
-    with warnings.catch_warnings():
-        # Constraints dropped on mapped types are reported per field; the mapping is deliberate.
-        warnings.simplefilter("ignore", UserWarning)
-        source = dcg.generate(spec, custom_file_header=header, **OPTIONS)  # type: ignore[arg-type]
+    source = _generate(spec, header)
     if not isinstance(source, str):
         raise TypeError("datamodel-code-generator returned several modules; expected one")
     source = source.rstrip("\n") + "\n"
@@ -75,42 +73,110 @@ def models_source(document: dict[str, Any], header: str, cache: Path | None) -> 
 
 
 @contextlib.contextmanager
-def prefetched(jobs: Sequence[tuple[dict[str, Any], str]], cache: Path) -> Iterator[Callable[[], None]]:
-    """Run the model generator for (document, header) jobs in a forked process, into the cache.
+def prefetched(cache: Path) -> Iterator[Prefetch]:
+    """A forked process that writes models into the cache while the caller does the rest.
 
-    The generator's first call in a process costs more than a second, spent
-    importing and warming up; the caller meanwhile validates the specs and
-    renders everything else, then calls the yielded function to wait. It is
-    an optimization only: `models_source` generates in-process whatever the
+    The generator's first call in a process costs almost as much as its work:
+    imports and warm-up, 0.4 s. The child is forked at once and warms up on a
+    spec of its own while the caller imports, bundles and validates; it is then
+    sent the real jobs (`Prefetch.send`), and `Prefetch.wait` waits for them.
+    An optimization only: `models_source` generates in-process whatever the
     child did not leave in the cache (no fork on this platform, a failure).
     """
-    pending = [job for job in jobs if not _input(*job, cache)[1].is_file()]  # type: ignore[union-attr]
-    if not pending or "fork" not in multiprocessing.get_all_start_methods():
-        yield lambda: None
+    if "fork" not in multiprocessing.get_all_start_methods():
+        yield Prefetch(cache)
         return
-    # One child for all the jobs: the generator's warm-up is paid once, and the parent keeps a core.
-    child = multiprocessing.get_context("fork").Process(target=_fill_cache, args=(pending, cache), daemon=True)
+    context = multiprocessing.get_context("fork")
+    ours, theirs = context.Pipe()
+    # One child for all the jobs: the warm-up is paid once, and the parent keeps a core.
+    child = context.Process(target=_serve, args=(theirs, cache), daemon=True)
     child.start()
+    theirs.close()
     try:
-        yield child.join
+        yield Prefetch(cache, child, ours)
     finally:
+        ours.close()
         if child.is_alive():
             child.terminate()
         child.join()
 
 
-def _fill_cache(jobs: Sequence[tuple[dict[str, Any], str]], cache: Path) -> None:
+@dataclass
+class Prefetch:
+    """The caller's end of `prefetched`."""
+
+    cache: Path
+    child: BaseProcess | None = None
+    connection: Connection | None = None
+
+    def send(self, jobs: Sequence[tuple[dict[str, Any], str]]) -> None:
+        """(bundled document, file header) of the models to generate; those already cached are skipped."""
+        if self.child is None or self.connection is None:
+            return
+        pending = [job for job in jobs if not _input(*job, self.cache)[1].is_file()]  # type: ignore[union-attr]
+        if pending:
+            self.connection.send(pending)
+        else:  # nothing to make: the warm-up is wasted, not waited for
+            self.child.terminate()
+
+    def wait(self) -> None:
+        """Until the jobs sent are in the cache (or the child has given up)."""
+        if self.child is not None:
+            self.child.join()
+
+
+def _serve(connection: Connection, cache: Path) -> None:
+    _generate(_WARM_UP, "")
+    try:
+        jobs = connection.recv()
+    except EOFError:  # the caller stopped (its spec did not load)
+        return
     for document, header in jobs:
         models_source(document, header, cache)
 
 
-def _input(document: dict[str, Any], header: str, cache: Path | None) -> tuple[str, Path | None]:
+def _generate(spec: dict[str, Any], header: str) -> Any:
+    import datamodel_code_generator
+
+    with warnings.catch_warnings():
+        # Constraints dropped on mapped types are reported per field; the mapping is deliberate.
+        warnings.simplefilter("ignore", UserWarning)
+        return datamodel_code_generator.generate(spec, custom_file_header=header, **OPTIONS)  # type: ignore[arg-type]
+
+
+# The smallest spec that takes the generator through what a real one does: an object with
+# described, constrained and required fields, a $ref, and an enum named by x-enum-varnames.
+_WARM_UP: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "warm-up", "version": "0"},
+    "paths": {},
+    "components": {
+        "schemas": {
+            "Order": {
+                "type": "object",
+                "description": "An order.",
+                "required": ["id"],
+                "properties": {
+                    "id": {"type": "string", "maxLength": 32, "description": "Its id."},
+                    "amount": {"type": "integer", "minimum": 1},
+                    "status": {"$ref": "#/components/schemas/Status"},
+                },
+            },
+            "Status": {"type": "string", "enum": ["PAID"], "x-enum-varnames": ["PAID"]},
+        }
+    },
+}
+
+
+def _input(document: dict[str, Any], header: str, cache: Path | None) -> tuple[dict[str, Any], Path | None]:
     """The generator's input, and where its output is cached (by a hash of all that decides it).
 
     The generator reads only the schemas: it is given nothing else, so that an
     edit elsewhere in the spec (an operation's prose, an example) reuses the
     cached models.
     """
+    from importlib.metadata import version
+
     schemas_only = {
         "openapi": document["openapi"],
         "info": document["info"],
@@ -121,4 +187,6 @@ def _input(document: dict[str, Any], header: str, cache: Path | None) -> tuple[s
     key = hashlib.sha256(
         "\0".join([spec, header, repr(sorted(OPTIONS.items())), version("datamodel-code-generator")]).encode()
     )
-    return spec, (cache / f"models-{key.hexdigest()}.py" if cache else None)
+    # Read back rather than passed as text: the keys sorted (the models' order), without the generator's
+    # own, slower parsing of the text.
+    return json.loads(spec), (cache / f"models-{key.hexdigest()}.py" if cache else None)

@@ -7,6 +7,7 @@ then renders one file per template into the output tree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,8 +97,15 @@ def file_header(document: dict[str, Any], spec_label: str) -> str:
 
 
 def emit_python_sdk(
-    model: ApiModel, package: str, spec_label: str, env: jinja2.Environment, tree: OutputTree, cache: Path | None
+    model: ApiModel,
+    package: str,
+    spec_label: str,
+    env: jinja2.Environment,
+    tree: OutputTree,
+    cache: Path | None,
+    models_ready: Callable[[], None] = lambda: None,
 ) -> None:
+    """The SDK package of `model`; its models last, after `models_ready` (a process making them may be running)."""
     project = f"python/{package}"
     tree.own(project)
     header = file_header(model.document, spec_label)
@@ -110,6 +118,7 @@ def emit_python_sdk(
     for template, target in PROJECT_TEMPLATES.items():
         tree.add(f"{project}/{target}", env.get_template(template).render(**context))
     tree.add(f"{project}/{package}/py.typed", "")
+    models_ready()
     tree.add(f"{project}/{package}/models.py", models_source(model.document, header, cache))
 
 
