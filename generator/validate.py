@@ -141,7 +141,7 @@ def _composition_cycles(bundle: Bundle) -> list[Problem]:
 
 
 def _schema_problems(bundle: Bundle) -> list[Problem]:
-    meta = Draft202012Validator(Draft202012Validator.META_SCHEMA)
+    meta = Draft202012Validator(Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
     problems = []
     for at, schema in _all_schemas(bundle.document):
         for error in meta.iter_errors(schema):

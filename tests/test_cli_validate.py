@@ -70,6 +70,13 @@ def _edit(path: Path, old: str, new: str) -> int:
             "objekt",
             True,
         ),
+        (
+            "common/schemas/types.yaml",
+            'pattern: "^[0-9A-Za-z_-]+$"',
+            'pattern: "^[0-9A-Za-z_-+$"',
+            "is not a .?regex",
+            True,
+        ),
         ("v2/openapi.yaml", "  title: PayGate Open API\n", "", "title.? is a required property", False),
         ("common/codes.yaml", '    - "Request sign error"\n', "", "enum needs x-enum-descriptions", False),
     ],

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from generator.emitters.models import models_source, prefetched
+from generator.model import ApiModel
+
 from .conftest import ROOT
 
 
@@ -130,3 +133,18 @@ def test_an_unchanged_project_answers_without_regenerating(project: Path) -> Non
     run = payspec("generate", "--check", cwd=project)
     assert run.returncode == 1 and "paygate_v2/models.py: stale" in run.stderr
     assert "file(s) written" in payspec("generate", cwd=project).stdout
+
+
+def test_the_model_process_is_only_a_head_start(tmp_path: Path, models: dict[str, ApiModel]) -> None:
+    """Whatever the forked model process leaves undone is made in-process, to the same bytes."""
+    document = models["v2"].document
+    committed = (ROOT / "generated/python/paygate_v2/paygate_v2/models.py").read_text(encoding="utf-8")
+    header = "\n".join(committed.splitlines()[:2])
+    with prefetched(tmp_path) as process:
+        assert process.child is not None
+        process.child.kill()  # it dies before it has made anything
+        process.send([(document, header)])
+        process.wait()
+    assert not list(tmp_path.glob("models-*.py"))
+    assert models_source(document, header, tmp_path) == committed
+    assert len(list(tmp_path.glob("models-*.py"))) == 1  # and now cached

@@ -115,7 +115,8 @@ class Prefetch:
             return
         pending = [job for job in jobs if not _input(*job, self.cache)[1].is_file()]  # type: ignore[union-attr]
         if pending:
-            self.connection.send(pending)
+            with contextlib.suppress(OSError):  # it is gone: `models_source` makes them in-process
+                self.connection.send(pending)
         else:  # nothing to make: the warm-up is wasted, not waited for
             self.child.terminate()
 
