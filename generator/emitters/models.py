@@ -14,6 +14,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -89,16 +90,14 @@ def prefetched(cache: Path) -> Iterator[Prefetch]:
     context = multiprocessing.get_context("fork")
     ours, theirs = context.Pipe()
     # One child for all the jobs: the warm-up is paid once, and the parent keeps a core.
-    child = context.Process(target=_serve, args=(theirs, cache), daemon=True)
+    child = context.Process(target=_model_process, args=(theirs, cache), daemon=True)
     child.start()
     theirs.close()
+    prefetch = Prefetch(cache, child, ours)
     try:
-        yield Prefetch(cache, child, ours)
+        yield prefetch
     finally:
-        ours.close()
-        if child.is_alive():
-            child.terminate()
-        child.join()
+        prefetch.close()
 
 
 @dataclass
@@ -108,26 +107,46 @@ class Prefetch:
     cache: Path
     child: BaseProcess | None = None
     connection: Connection | None = None
+    sender: threading.Thread | None = None
 
     def send(self, jobs: Sequence[tuple[dict[str, Any], str]]) -> None:
         """(bundled document, file header) of the models to generate; those already cached are skipped."""
         if self.child is None or self.connection is None:
             return
         pending = [job for job in jobs if not _input(*job, self.cache)[1].is_file()]  # type: ignore[union-attr]
-        if pending:
-            with contextlib.suppress(OSError):  # it is gone: `models_source` makes them in-process
-                self.connection.send(pending)
-        else:  # nothing to make: the warm-up is wasted, not waited for
+        if not pending:  # nothing to make: the warm-up is wasted, not waited for
             self.child.terminate()
+            return
+        # From a thread: the child reads once it has warmed up, and until then a document
+        # larger than the pipe's buffer would hold the caller up.
+        self.sender = threading.Thread(target=self._send, args=(self.connection, pending), daemon=True)
+        self.sender.start()
 
     def wait(self) -> None:
         """Until the jobs sent are in the cache (or the child has given up)."""
+        if self.sender is not None:
+            self.sender.join()
         if self.child is not None:
             self.child.join()
 
+    def close(self) -> None:
+        """Stop the child, done or not."""
+        if self.child is not None and self.child.is_alive():
+            self.child.terminate()
+        self.wait()  # the sender fails at once when the child is gone
+        if self.connection is not None:
+            self.connection.close()
 
-def _serve(connection: Connection, cache: Path) -> None:
-    _generate(_WARM_UP, "")
+    @staticmethod
+    def _send(connection: Connection, jobs: list[tuple[dict[str, Any], str]]) -> None:
+        with contextlib.suppress(OSError):  # the child is gone: `models_source` makes them in-process
+            connection.send(jobs)
+
+
+def _model_process(connection: Connection, cache: Path) -> None:
+    # The warm-up's output is thrown away, and so is any failure of it: the real jobs will tell.
+    with contextlib.suppress(Exception):
+        _generate(_WARM_UP, "")
     try:
         jobs = connection.recv()
     except EOFError:  # the caller stopped (its spec did not load)
