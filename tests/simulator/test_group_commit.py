@@ -61,6 +61,27 @@ def test_one_turn_shares_one_commit_and_a_refusal_undoes_only_its_own(store: Sto
     assert committed_refs(store, tmp_path) == {"A", "C"}
 
 
+def test_an_answer_that_stops_waiting_does_not_stop_the_commit(store: Store, tmp_path: Path) -> None:
+    async def turn() -> None:
+        async def request(ref: str) -> None:
+            with store.grouped() as tx:
+                tx.insert(record(ref))
+            committed = store.pending()
+            assert committed is not None
+            await committed
+
+        gone = asyncio.create_task(request("A"))  # its client hangs up while it waits
+        stays = asyncio.create_task(request("B"))
+        await asyncio.sleep(0)  # both have run to their wait: one group
+        gone.cancel()
+        await stays
+        with pytest.raises(asyncio.CancelledError):
+            await gone
+
+    asyncio.run(turn())
+    assert committed_refs(store, tmp_path) == {"A", "B"}
+
+
 def test_a_failed_commit_fails_every_request_of_the_group(store: Store, tmp_path: Path) -> None:
     def no_commit(action: int, operation: str | None, *_: object) -> int:
         refused = action == sqlite3.SQLITE_TRANSACTION and operation == "COMMIT"
