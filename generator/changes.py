@@ -6,9 +6,9 @@ emitter lays them out.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from .model import ApiModel, Code
 
@@ -110,6 +110,31 @@ def code_membership(
         target=target,
         added=(lambda value: code_label(new.code(value)), *added),
         removed=(lambda value: code_label(old.code(value)), *removed),
+    )
+
+
+class Described(Protocol):
+    @property
+    def description(self) -> str: ...
+
+
+def described_membership(
+    section: str,
+    subject: str,
+    before: Mapping[str, Described],
+    after: Mapping[str, Described],
+    *,
+    added: tuple[bool, str],
+    removed: tuple[bool, str],
+) -> Iterator[Change]:
+    """`membership` of named things (code tables, families), each change detailed with the thing's description."""
+    yield from membership(
+        section,
+        subject,
+        before,
+        after,
+        added=(lambda name: after[name].description, *added),
+        removed=(lambda name: before[name].description, *removed),
     )
 
 

@@ -20,6 +20,7 @@ from .changes import (
     Change,
     code_label,
     code_membership,
+    described_membership,
     flatten,
     membership,
     replaced,
@@ -236,15 +237,13 @@ def _fact_narrowed(key: str, was: Any, now: Any) -> bool:
 
 
 def code_changes(old: ApiModel, new: ApiModel) -> Iterator[Change]:
-    tables_before = {t.name: t for t in old.code_tables}
-    tables_after = {t.name: t for t in new.code_tables}
-    yield from membership(
+    yield from described_membership(
         CODES,
         "code table",
-        tables_before,
-        tables_after,
-        added=(lambda name: tables_after[name].description, False, "a new code table"),
-        removed=(lambda name: tables_before[name].description, True, "SDK code that names its codes must be changed"),
+        {t.name: t for t in old.code_tables},
+        {t.name: t for t in new.code_tables},
+        added=(False, "a new code table"),
+        removed=(True, "SDK code that names its codes must be changed"),
     )
     before = {c.value: c for t in old.code_tables for c in t.codes}
     after = {c.value: c for t in new.code_tables for c in t.codes}
@@ -296,13 +295,13 @@ def code_changes(old: ApiModel, new: ApiModel) -> Iterator[Change]:
 def _families(old: ApiModel, new: ApiModel) -> Iterator[Change]:
     before = {f.name: f for f in old.families}
     after = {f.name: f for f in new.families}
-    yield from membership(
+    yield from described_membership(
         CODES,
         "code family",
         before,
         after,
-        added=(lambda name: after[name].description, False, "a new exception family"),
-        removed=(lambda name: before[name].description, True, "SDK code that catches it must be changed"),
+        added=(False, "a new exception family"),
+        removed=(True, "SDK code that catches it must be changed"),
     )
     for name in [n for n in after if n in before]:
         yield from _family_codes(old, new, before[name], after[name])

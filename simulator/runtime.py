@@ -36,7 +36,7 @@ class OperationRuntime:
     def file_attributes(self) -> set[str]:
         """The request model's attribute names of `file_fields` (what a dump leaves out)."""
         fields = self.request_model.model_fields
-        return set(name for name, field in fields.items() if (field.alias or name) in self.file_fields)
+        return {name for name, field in fields.items() if (field.alias or name) in self.file_fields}
 
     def invalid_code(self, location: str | Sequence[str | int]) -> int:
         """The code for a missing or invalid field, by name or by a validation error's location."""
