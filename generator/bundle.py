@@ -22,6 +22,8 @@ from urllib.parse import unquote
 from .problems import Location, Problem
 from .yamlsource import Pointer, SourceFile, load_source
 
+ROOT_FILE = "openapi.yaml"
+
 Target = tuple[Path, Pointer]
 
 
@@ -41,6 +43,11 @@ class Bundle:
             if location is not None:
                 return location
         return None
+
+
+def spec_root(path: Path) -> Path:
+    """The root file of a spec given as a folder or as the file itself."""
+    return path / ROOT_FILE if path.is_dir() else path
 
 
 def bundle(root: Path, problems: list[Problem]) -> Bundle | None:

@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from . import freshness
 from .config import Config, ConfigError, VersionConfig, find_config
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import jinja2
 
     from .bundle import Bundle
+    from .emitters.models import ModelJob
     from .model import ApiModel
     from .output import OutputTree
 
@@ -226,11 +227,18 @@ def _generate(args: argparse.Namespace) -> int:
         print("up to date")
         return 0
 
-    from .emitters.models import prefetched
+    from .emitters.models import FormatError, prefetched
 
     versions = [_version(config, n) for n in args.versions] if args.versions else list(config.versions)
-    # Forked before anything else is imported or read: the model generator warms up meanwhile.
-    with prefetched(config.root / CACHE_FOLDER) as models:
+
+    # Bundled first (that needs only yaml), then forked before anything heavy is imported: the
+    # child makes the models from these bundles while this process validates and renders.
+    bundles = _bundles(versions)
+
+    def model_jobs() -> list[ModelJob]:
+        return [_model_job(config, version, bundled) for version, bundled in bundles]
+
+    with prefetched(config.root / CACHE_FOLDER, model_jobs) as models_ready:
         import jinja2
 
         from .emitters.docs import emit_docs
@@ -243,19 +251,15 @@ def _generate(args: argparse.Namespace) -> int:
         html_env = html_environment(args.templates)
         tree = OutputTree(config.output)
         inputs = [config.root / "pyproject.toml", *freshness.toolkit_files(template_dirs)]
-        bundles = _bundles(versions)
-        models.send(
-            [_model_job(config, version, bundles[version.name]) for version in versions if version.name in bundles]
-        )
-        loaded = _load_all(config, args.versions, bundles)
+        loaded = _load_all(config, args.versions, {version.name: bundled for version, bundled in bundles})
         for version, model in loaded:
             emit_spec(model, version.spec, tree)
             emit_docs(model, html_env, tree)
         for version, model in loaded:
             label = _spec_label(config, version)
             try:
-                emit_python_sdk(model, version.package, label, env, tree, config.root / CACHE_FOLDER, models.wait)
-            except (SdkError, jinja2.TemplateError) as exc:
+                emit_python_sdk(model, version.package, label, env, tree, config.root / CACHE_FOLDER, models_ready)
+            except (SdkError, FormatError, jinja2.TemplateError) as exc:
                 raise ConfigError(f"{version.name}: cannot generate the SDK: {exc}") from exc
             inputs += model.sources
     _emit_changelog(config, loaded, env, tree)
@@ -271,21 +275,20 @@ def _spec_label(config: Config, version: VersionConfig) -> str:
     return spec.relative_to(config.root).as_posix() if spec.is_relative_to(config.root) else version.name
 
 
-def _bundles(versions: Sequence[VersionConfig]) -> dict[str, Bundle]:
-    """The bundle of each version whose spec bundles without a problem (the others are reported by loading)."""
-    from .bundle import bundle
-    from .loader import spec_root
+def _bundles(versions: Sequence[VersionConfig]) -> list[tuple[VersionConfig, Bundle]]:
+    """Each version whose spec bundles without a problem, with its bundle (the others are reported by loading)."""
+    from .bundle import bundle, spec_root
 
-    bundles = {}
+    bundles = []
     for version in versions:
         problems: list[Problem] = []
         bundled = bundle(spec_root(version.spec), problems)
         if bundled is not None and not problems:
-            bundles[version.name] = bundled
+            bundles.append((version, bundled))
     return bundles
 
 
-def _model_job(config: Config, version: VersionConfig, bundled: Bundle) -> tuple[dict[str, Any], str]:
+def _model_job(config: Config, version: VersionConfig, bundled: Bundle) -> ModelJob:
     """(bundled document, file header): what the models of `version` are made from."""
     from .emitters.python_sdk import file_header
 

@@ -10,19 +10,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .bundle import Bundle, bundle, follow, ref_name
+from .bundle import Bundle, bundle, follow, ref_name, spec_root
 from .model import ApiModel, build_model
 from .problems import Location, Problem, SpecError
 from .signing import load_signer
 from .validate import check_conventions, check_examples, check_openapi, iter_examples
 
-ROOT_FILE = "openapi.yaml"
 VECTORS_FILE = "signing-vectors.json"
-
-
-def spec_root(path: Path) -> Path:
-    """The root file of a spec given as a folder or as the file itself."""
-    return path / ROOT_FILE if path.is_dir() else path
 
 
 def load_bundle(path: Path, bundled: Bundle | None = None) -> Bundle:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.emitters.models import models_source, prefetched
+from generator.emitters.models import FormatError, ModelJob, _format, models_source, prefetched
 from generator.model import ApiModel
 
 from .conftest import ROOT
@@ -140,11 +140,29 @@ def test_the_model_process_is_only_a_head_start(tmp_path: Path, models: dict[str
     document = models["v2"].document
     committed = (ROOT / "generated/python/paygate_v2/paygate_v2/models.py").read_text(encoding="utf-8")
     header = "\n".join(committed.splitlines()[:2])
-    with prefetched(tmp_path) as process:
-        assert process.child is not None
-        process.child.kill()  # it dies before it has made anything
-        process.send([(document, header)])
-        process.wait()
+
+    def dies() -> list[ModelJob]:
+        raise RuntimeError("the child fails before it has made anything")
+
+    with prefetched(tmp_path, dies) as wait:
+        wait()
     assert not list(tmp_path.glob("models-*.py"))
     assert models_source(document, header, tmp_path) == committed
     assert len(list(tmp_path.glob("models-*.py"))) == 1  # and now cached
+
+
+def test_the_model_process_leaves_the_models_in_the_cache(tmp_path: Path, models: dict[str, ApiModel]) -> None:
+    document = models["v1"].document
+    committed = (ROOT / "generated/python/paygate_v1/paygate_v1/models.py").read_text(encoding="utf-8")
+    header = "\n".join(committed.splitlines()[:2])
+    with prefetched(tmp_path, lambda: [(document, header)]) as wait:
+        wait()
+    [cached] = tmp_path.glob("models-*.py")
+    assert cached.read_text(encoding="utf-8") == committed
+    assert models_source(document, header, tmp_path) == committed
+
+
+def test_models_that_ruff_cannot_format_are_a_one_line_error() -> None:
+    assert _format("import sys\nimport os\nx=[1,\n2]\n") == "import os\nimport sys\n\nx = [1, 2]\n"
+    with pytest.raises(FormatError, match=r"^ruff check failed on the generated models: invalid-syntax"):
+        _format("def (:\n")

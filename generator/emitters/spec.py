@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from ..loader import VECTORS_FILE, spec_root
+from ..bundle import spec_root
+from ..loader import VECTORS_FILE
 from ..model import ApiModel
 from ..output import OutputTree
 
