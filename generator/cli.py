@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from . import freshness
-from .config import Config, ConfigError, VersionConfig, find_config
+from .config import BUILTIN_TEMPLATES, Config, ConfigError, VersionConfig, find_config
 from .problems import Location, Problem, SpecError
 
 if TYPE_CHECKING:
@@ -215,8 +215,6 @@ def _bundle(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from .render import BUILTIN_TEMPLATES
-
     config = find_config()
     if args.templates is not None and not args.templates.is_dir():
         raise ConfigError(f"--templates {args.templates}: no such folder")
@@ -290,7 +288,7 @@ def _bundles(versions: Sequence[VersionConfig]) -> list[tuple[VersionConfig, Bun
 
 def _model_job(config: Config, version: VersionConfig, bundled: Bundle) -> ModelJob:
     """(bundled document, file header): what the models of `version` are made from."""
-    from .emitters.python_sdk import file_header
+    from .output import file_header
 
     return bundled.document, file_header(bundled.document, _spec_label(config, version))
 

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# The templates emitters render unless a folder of the user's (`--templates DIR`) overrides one.
+BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
 
 @dataclass(frozen=True)
 class VersionConfig:

@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 import markupsafe
 
-BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+from .config import BUILTIN_TEMPLATES
 
 
 def environment(overrides: Path | None = None) -> jinja2.Environment:
