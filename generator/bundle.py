@@ -89,6 +89,7 @@ class _Bundler:
         self.names: dict[Target, Pointer] = {}
         self.schema_files: set[Path] = set()
         self.origins: dict[Pointer, Location] = {}
+        self.paths: dict[tuple[Path, str], Path] = {}  # resolving a path asks the disk: once per file named
 
     def run(self) -> Bundle | None:
         source = self._file(self.root, None)
@@ -127,11 +128,16 @@ class _Bundler:
 
     def _target(self, ref: str, base: Path) -> Target:
         file_part, _, fragment = ref.partition("#")
-        path = (base.parent / file_part).resolve() if file_part else base
+        if not file_part:
+            return base, parse_pointer(fragment)
+        path = self.paths.get((base, file_part))
+        if path is None:
+            path = self.paths[base, file_part] = (base.parent / file_part).resolve()
         return path, parse_pointer(fragment)
 
     def _copy(self, node: Any, source: SourceFile, at: Pointer, out: Pointer, stack: tuple[Target, ...]) -> Any:
-        self.origins.setdefault(out, source.location(at))
+        if out not in self.origins:
+            self.origins[out] = source.location(at)
         if isinstance(node, list):
             return [self._copy(item, source, (*at, str(i)), (*out, str(i)), stack) for i, item in enumerate(node)]
         if not isinstance(node, dict):

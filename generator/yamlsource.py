@@ -23,6 +23,9 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
 
 Pointer = tuple[str, ...]
 
+# Most nodes of a spec are strings: taken as they are, without a trip through the constructor.
+_STR_TAG = "tag:yaml.org,2002:str"
+
 
 @dataclass
 class SourceFile:
@@ -74,7 +77,7 @@ def _build(
     if isinstance(node, yaml.MappingNode):
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = key_node.value if key_node.tag == _STR_TAG else loader.construct_object(key_node, deep=True)
             where = Location(source.path, key_node.start_mark.line + 1)
             if not isinstance(key, str):
                 problems.append(Problem(where, "/".join(pointer), f"key {key!r} must be a string (quote it)"))
@@ -85,4 +88,4 @@ def _build(
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*pointer, str(i)), source, problems, loader) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    return node.value if node.tag == _STR_TAG else loader.construct_object(node, deep=True)
