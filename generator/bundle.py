@@ -14,6 +14,7 @@ invented name.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ def bundle(root: Path, problems: list[Problem]) -> Bundle | None:
     return _Bundler(root.resolve(), problems).run()
 
 
+@functools.cache  # a spec names the same few hundred pointers thousands of times
 def parse_pointer(fragment: str) -> Pointer:
     """`/a/b~1c` -> ("a", "b/c"), per RFC 6901 (after URL-decoding)."""
     fragment = unquote(fragment)
