@@ -2,10 +2,9 @@
 
 The options are pinned here (and the versions of the generator and of ruff,
 which formats its output, in pyproject.toml) so that the same spec gives the
-same bytes on every machine. Running the
-generator is the slow step of `payspec generate`; its output is cached by a
-hash of everything that decides it, so regenerating an unchanged spec costs a
-file read.
+same bytes on every machine. Running the generator is the slow step of
+`payspec generate`; its output is cached by a hash of everything that decides
+it, so regenerating an unchanged spec costs a file read.
 """
 
 from __future__ import annotations
@@ -53,9 +52,9 @@ OPTIONS: dict[str, object] = {
     "type_mappings": ["string+uri=string", "string+email=string"],
 }
 
-# The generator's own ("builtin") formatter took a third of its time; ruff makes the same
-# bytes (imports sorted, then formatted) in a hundredth of it. Isolated: no configuration
-# of the project it runs in applies.
+# ruff makes the same bytes as the generator's own ("builtin") formatter, imports sorted and
+# then formatted, in 0.02 s instead of 0.05-0.1. Isolated: no configuration of the project it
+# runs in applies.
 RUFF_PASSES = (("check", "--select", "I", "--fix"), ("format",))
 RUFF_OPTIONS = ("--isolated", "--quiet", "--line-length", "120", "--target-version", "py311")
 
