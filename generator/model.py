@@ -194,10 +194,12 @@ class ApiModel:
     sources: tuple[Path, ...] = ()
     _codes: dict[int, Code] = field(default_factory=dict, repr=False)
     _result_codes: dict[str, Code] = field(default_factory=dict, repr=False)
+    _failed_codes: dict[str, Code] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._codes = {code.value: code for table in self.code_tables for code in table.codes}
         self._result_codes = {code.name: code for code in self.result_codes()}
+        self._failed_codes = {code.name: code for code in self.failed_codes()}
 
     @property
     def operations(self) -> tuple[Operation, ...]:
@@ -217,6 +219,10 @@ class ApiModel:
     def result_code(self, name: str) -> Code:
         """The result code the spec names `name` (its `x-enum-varnames` entry)."""
         return self._result_codes[name]
+
+    def failed_code(self, name: str) -> Code:
+        """The failure code (of a payout, a refund, a share) the spec names `name`."""
+        return self._failed_codes[name]
 
     @property
     def success_code(self) -> Code:

@@ -1,14 +1,14 @@
 """The request pipeline every API operation goes through, in the gateway's order of checks.
 
-    read     body within 1 MiB (413), JSON object or form (400, 21002)
-    who      appId known (21003, unsigned), merchant enabled (21004),
-             caller's address allowed (21016), rate (21020)
-    trust    signature (21001), timestamp well-formed and fresh (21008, 21009),
-             v1 values the signature can tell apart (21002)
+    read     body within 1 MiB (413), JSON object or form (400, PARAM_ERROR)
+    who      appId known (APP_ID_ERROR, unsigned), merchant enabled (MERCHANT_UNAVAILABLE),
+             caller's address allowed (MERCHANT_IP_FORBIDDEN), rate (TOO_MANY_REQUESTS)
+    trust    signature (SIGN_ERROR), timestamp well-formed and fresh (TIMESTAMP_MALFORMED, TIMESTAMP_EXPIRED),
+             v1 values the signature can tell apart (PARAM_ERROR)
     shape    the generated request model; a bad field answers its x-invalid-code
     business the operation's service, in a savepoint of the turn's group transaction
     answer   the envelope, signed in the version's scheme when it signs answers,
-             sent once the group has committed (or 21000 if its commit failed)
+             sent once the group has committed (or SERVER_ERROR if its commit failed)
 
 Anything refused before `business` has not touched the store.
 """
@@ -129,7 +129,7 @@ class Gateway:
             except sqlite3.Error:
                 log.exception("%s: the commit failed", op.operation.operation_id)
                 merchant = self.store.merchant(answer.app_id) if answer.app_id else None
-                return self._envelope(version, op, merchant, version.model.result_code("SERVER_ERROR").value)
+                return self._envelope(version, op, merchant, "SERVER_ERROR")
         return answer
 
     def process(
@@ -146,7 +146,7 @@ class Gateway:
         app_id = body.get(signature.app_id_field)
         merchant = self.store.merchant(app_id) if isinstance(app_id, str) else None
         if merchant is None:
-            return self._envelope(version, op, None, 21003)
+            return self._envelope(version, op, None, "APP_ID_ERROR")
         now_ms = self.clock.now_ms()
         try:
             self._admit(version, op, merchant, body, files, client, now_ms)
@@ -156,9 +156,9 @@ class Gateway:
             return self._envelope(version, op, merchant, refusal.code, refusal.data)
         except Exception:
             # A defect of the simulator, never the client's fault: answer as the gateway would
-            # (21000, retry later), with nothing changed, and say so loudly in the log.
+            # (SERVER_ERROR, retry later), with nothing changed, and say so loudly in the log.
             log.exception("%s failed", op.operation.operation_id)
-            return self._envelope(version, op, merchant, version.model.result_code("SERVER_ERROR").value)
+            return self._envelope(version, op, merchant, "SERVER_ERROR")
         return self._envelope(version, op, merchant, version.model.success_code.value, data)
 
     def _admit(
@@ -173,15 +173,15 @@ class Gateway:
     ) -> None:
         signing = version.signing
         if not merchant.enabled:
-            raise Refusal(21004)
+            raise Refusal("MERCHANT_UNAVAILABLE")
         allowed = merchant.config.get("ipAllowList") or []
         if allowed and client not in allowed:
-            raise Refusal(21016)
+            raise Refusal("MERCHANT_IP_FORBIDDEN")
         rate = merchant.config.get("limits", {}).get("requestsPerSecond")
         if rate is not None:
             with self.store.grouped() as tx:
                 if tx.count_request(merchant.app_id, now_ms // 1000) > rate:
-                    raise Refusal(21020)
+                    raise Refusal("TOO_MANY_REQUESTS")
         if files:
             body = {**body, **{name: signing.file_digest(content) for name, content in files.items()}}
         if not signing.verify(body, merchant.secret):
@@ -190,7 +190,7 @@ class Gateway:
         if sent is None:
             raise Refusal(op.invalid_code(signing.TIMESTAMP_FIELD))
         if abs(self.clock.wall_ms() - sent) > signing.TIMESTAMP_TOLERANCE_MS:
-            raise Refusal(21009)
+            raise Refusal("TIMESTAMP_EXPIRED")
         if version.model.signature.is_ambiguous(body):
             raise Refusal(int(version.model.signature.ambiguous_code or version.model.parameter_error_code))
 
@@ -242,8 +242,16 @@ class Gateway:
         return data
 
     def _envelope(
-        self, version: VersionRuntime, op: OperationRuntime, merchant: Merchant | None, code: int, data: Any = None
+        self,
+        version: VersionRuntime,
+        op: OperationRuntime,
+        merchant: Merchant | None,
+        code: int | str,
+        data: Any = None,
     ) -> Answer:
+        """The answer with `code` (or the code of that name in the spec's tables)."""
+        if isinstance(code, str):
+            code = version.model.result_code(code).value
         if code not in op.codes:
             log.error("%s answered %s, which it does not document", op.operation.operation_id, code)
         body: dict[str, Any] = {"code": code, "message": version.message(code), "data": data}

@@ -36,7 +36,7 @@ def get_balance(call: Call, tx: Tx) -> dict[str, Any]:
     wanted = call.params.get("currency")
     if wanted is not None:
         if wanted not in opened:
-            call.refuse(21017)
+            call.refuse("COUNTRY_NOT_OPENED")
         opened = [wanted]
     held = {b.currency: b for b in tx.balances(call.merchant.app_id)}
     rows = []
@@ -58,7 +58,7 @@ def download_reconciliation(call: Call, tx: Tx) -> dict[str, Any]:
     p = call.params
     day, kind = p["date"], p["type"]
     if not _is_day(day) or day >= call.today:
-        call.refuse(21006)
+        call.refuse("TRANSACTION_NOT_FOUND")
     columns: list[str] = call.runtime.schemas["ReconciliationFile"]["x-csv-columns"]
     rows = sorted(ROWS[kind](tx, call.merchant.app_id, day), key=lambda row: (row["finishTime"], row["transactionId"]))
     content = _csv(columns, rows)

@@ -39,12 +39,12 @@ def create_authorization_link(call: Call, tx: Tx) -> dict[str, Any]:
     country, wallet = p["country"], p["walletCode"]
     market = call.runtime.markets().get(country)
     if market is None or country not in call.merchant.config.get("countries", []):
-        call.refuse(21017)
+        call.refuse("COUNTRY_NOT_OPENED")
     channel = call.runtime.channels("WalletCode").get(wallet)
     if channel is None or country not in channel["countries"] or not channel.get("authorizedDebit"):
         call.refuse(call.runtime.invalid_code("WalletCode"))
     if wallet not in call.merchant.config.get("channels", {}).get("WalletCode", []):
-        call.refuse(21005)
+        call.refuse("MERCHANT_CHANNEL_UNAVAILABLE")
     expire_ms = call.now_ms + call.settings.link_expiry_ms
     data: dict[str, Any] = {
         "token": "",
@@ -82,9 +82,9 @@ def query_token(call: Call, tx: Tx) -> dict[str, Any]:
 def cancel_token(call: Call, tx: Tx) -> dict[str, Any]:
     record = find_own(tx, call, KIND, call.params["mchAuthOrderId"], call.params.get("token"), "token")
     if record.status in FINAL:
-        call.refuse(21028)
+        call.refuse("ALREADY_PAID_OR_CLOSED")
     if debit_in_flight(tx, record):
-        call.refuse(21025)
+        call.refuse("CANCEL_NOT_ALLOWED")
     record.data["cancelTime"] = call.now
     _end(tx, call.version, record, "CANCELLED", call.now_ms)
     return record.data

@@ -32,9 +32,13 @@ def service(operation_id: str, *, writes: bool = True) -> Callable[[Service], Se
 
 
 class Refusal(Exception):
-    """The gateway refuses the call with `code`; `data` rides along (21015 names the earlier result)."""
+    """The gateway refuses the call with `code`; `data` rides along (the earlier result, for a repeat).
 
-    def __init__(self, code: int, data: dict[str, Any] | None = None) -> None:
+    A code is given by its name in the spec's code tables ("TRANSACTION_NOT_FOUND"),
+    or as the number a spec-driven rule computed (a field's `x-invalid-code`).
+    """
+
+    def __init__(self, code: int | str, data: dict[str, Any] | None = None) -> None:
         super().__init__(code)
         self.code = code
         self.data = data
@@ -63,7 +67,7 @@ class Call:
 
     # Small helpers ---------------------------------------------------------------------------
 
-    def refuse(self, code: int, data: dict[str, Any] | None = None) -> NoReturn:
+    def refuse(self, code: int | str, data: dict[str, Any] | None = None) -> NoReturn:
         raise Refusal(code, data)
 
     @property
@@ -107,7 +111,7 @@ class Call:
         return key if isinstance(key, str) else None
 
     def refuse_replayed_key(self, tx: Tx) -> None:
-        """21015, with the earlier result, for an `idempotencyId` used within the window."""
+        """DUPLICATE_IDEMPOTENCY_ID, with the earlier result, for an `idempotencyId` used within the window."""
         idempotency = self.version.model.idempotency
         key = self.idempotency_key()
         self._replay_checked = True
@@ -121,7 +125,7 @@ class Call:
         """What a repeated create meets first: its own earlier result.
 
         A client that lost a create's answer sends it again. The repeat must be
-        told about the first request (21015 with its data, or the duplicate-id code)
+        told about the first request (DUPLICATE_IDEMPOTENCY_ID with its data, or the duplicate-id code)
         before any rule whose outcome the first request itself changed: the balance
         it debited, the daily caps it counted, the PROCESSING refund it created.
         """
@@ -160,15 +164,15 @@ class Call:
     # Markets and channels --------------------------------------------------------------------
 
     def check_market(self, country: str, currency: str, amount: int, direction: str) -> None:
-        """Country opened (21017), currency the country's (21017), amount within limits (21010)."""
+        """Country opened and its currency (else COUNTRY_NOT_OPENED), amount within limits (AMOUNT_EXCEEDS_LIMIT)."""
         market = self.runtime.markets().get(country)
         if market is None or country not in self.merchant.config.get("countries", []):
-            self.refuse(21017)
+            self.refuse("COUNTRY_NOT_OPENED")
         if market["currency"] != currency:
-            self.refuse(21017)
+            self.refuse("COUNTRY_NOT_OPENED")
         limits = market[direction]
         if not limits["min"] <= amount <= limits["max"]:
-            self.refuse(21010)
+            self.refuse("AMOUNT_EXCEEDS_LIMIT")
 
     def check_channel(
         self, enum: str, code: str | None, *, country: str, pay_method: str | None = None
@@ -181,27 +185,27 @@ class Call:
         if pay_method is not None and pay_method not in channel.get("payMethods", []):
             self.refuse(invalid)
         if code not in self.merchant.config.get("channels", {}).get(enum, []):
-            self.refuse(21005)
+            self.refuse("MERCHANT_CHANNEL_UNAVAILABLE")
         return channel
 
     def check_daily_caps(self, tx: Tx, kinds: tuple[str, ...], currency: str, amount: int) -> None:
-        """The merchant's daily count cap (21027) and volume cap per currency (21022)."""
+        """The merchant's daily count cap (COUNT_LIMIT_EXCEEDED) and volume cap per currency (VOLUME_LIMIT)."""
         limits = self.merchant.config.get("limits", {})
         cap = limits.get("dailyVolume", {}).get(currency)
         if "dailyCount" not in limits and cap is None:
             return
         count, volume = tx.day_totals(self.merchant.app_id, self.today, kinds, currency)
         if "dailyCount" in limits and count + 1 > limits["dailyCount"]:
-            self.refuse(21027)
+            self.refuse("COUNT_LIMIT_EXCEEDED")
         if cap is not None and volume + amount > cap:
-            self.refuse(21022)
+            self.refuse("VOLUME_LIMIT")
 
     def debit(self, tx: Tx, currency: str, amount: int) -> None:
-        """Hold `amount` of the available balance in frozen; 21014 when it is short."""
+        """Hold `amount` of the available balance in frozen; MERCHANT_BALANCE_INSUFFICIENT when it is short."""
         try:
             tx.move(self.merchant.app_id, currency, available=-amount, frozen=amount)
         except Insufficient:
-            self.refuse(21014)
+            self.refuse("MERCHANT_BALANCE_INSUFFICIENT")
 
 
 def finish_outgoing(
@@ -243,15 +247,15 @@ def new_id(kind: str) -> str:
 
 
 def find_own(tx: Tx, call: Call, kind: str, ref: str, gateway_id: str | None, id_field: str) -> Record:
-    """A record by the merchant's id; the gateway's id, when given, must name the same one (21006)."""
+    """A record by the merchant's id; the gateway's id, when given, must name the same one (TRANSACTION_NOT_FOUND)."""
     record = tx.find(call.merchant.app_id, kind, ref)
     if record is None or (gateway_id is not None and record.data.get(id_field) != gateway_id):
-        call.refuse(21006)
+        call.refuse("TRANSACTION_NOT_FOUND")
     return record
 
 
 def by_gateway_id(tx: Tx, call: Call, record_id: str, kinds: tuple[str, ...]) -> Record:
     record = tx.get(record_id)
     if record is None or record.app_id != call.merchant.app_id or record.kind not in kinds:
-        call.refuse(21006)
+        call.refuse("TRANSACTION_NOT_FOUND")
     return record

@@ -37,7 +37,7 @@ def create_collection(call: Call, tx: Tx) -> dict[str, Any]:
         call.check_channel(enum, p.get(field), country=country, pay_method=method)
         if method == "JSAPI" and not p.get("openId"):
             call.refuse(call.runtime.invalid_code("PayMethod"))
-    elif method == "TOKEN" and 21024 in call.op.codes:
+    elif method == "TOKEN" and call.op.model.result_code("INVALID_ACCESS_TOKEN").value in call.op.codes:
         token = _active_token(call, tx, p.get("token"), country, amount)
     else:
         call.refuse(call.runtime.invalid_code("PayMethod"))
@@ -90,7 +90,7 @@ def create_cashier_order(call: Call, tx: Tx) -> dict[str, Any]:
     if methods and ("TOKEN" in methods or not any(offered_channels(call, country, [m]) for m in methods)):
         call.refuse(call.runtime.invalid_code("PayMethod"))
     if not offered_channels(call, country, methods):
-        call.refuse(21005)
+        call.refuse("MERCHANT_CHANNEL_UNAVAILABLE")
     failed_code = call.respond_to_test_value()
     call.check_daily_caps(tx, PAY_INS, currency, amount)
     transaction_id = new_id("cashier")
@@ -128,9 +128,9 @@ def list_cashier_channels(call: Call, tx: Tx) -> dict[str, Any]:
     p = call.params
     market = call.runtime.markets().get(p["country"])
     if market is None or p["country"] not in call.merchant.config.get("countries", []):
-        call.refuse(21017)
+        call.refuse("COUNTRY_NOT_OPENED")
     if market["currency"] != p["currency"]:
-        call.refuse(21017)
+        call.refuse("COUNTRY_NOT_OPENED")
     limits = market["payIn"]
     if not limits["min"] <= p["amount"] <= limits["max"]:
         return {"channels": []}
@@ -186,7 +186,7 @@ def close_cashier_order(call: Call, tx: Tx) -> dict[str, Any]:
 def _close(call: Call, tx: Tx, kind: str) -> dict[str, Any]:
     record = find_own(tx, call, kind, call.params["mchOrderId"], call.params.get("transactionId"), "transactionId")
     if record.status != "PENDING":
-        call.refuse(21028)
+        call.refuse("ALREADY_PAID_OR_CLOSED")
     finish_payin(tx, call.version, record, call.now_ms, closed=True)
     return record.data
 
@@ -200,15 +200,15 @@ def void_collection(call: Call, tx: Tx) -> dict[str, Any]:
     call.refuse_repeat(tx, "void", p["mchVoidOrderId"])
     original = by_gateway_id(tx, call, p["transactionId"], ("collection",))
     if original.status == "VOIDED":
-        call.refuse(21504)
+        call.refuse("ORIGINAL_ALREADY_VOIDED")
     if original.status != "COMPLETED":
-        call.refuse(21500)
+        call.refuse("VOID_ORIGINAL_NOT_SUCCESS")
     if original.meta.get("settled"):
-        call.refuse(21502)
+        call.refuse("ORIGINAL_ALREADY_SETTLED")
     if gateway_day(original.finished_ms) != call.today:
-        call.refuse(21503)
+        call.refuse("VOID_DAY_PASSED")
     if original.data.get("refundedAmount") or original.meta.get("refunding") or not _channel_reverses(call, original):
-        call.refuse(21501)
+        call.refuse("CANNOT_REVERSE")
     void = call.new_record(
         "void",
         p["mchVoidOrderId"],
@@ -285,13 +285,13 @@ def finish_payin(
 def _active_token(call: Call, tx: Tx, token_id: str | None, country: str, amount: int) -> Record:
     token = tx.get(token_id or "")
     if token is None or token.app_id != call.merchant.app_id or token.kind != "token" or token.status != "ACTIVE":
-        call.refuse(21024)
+        call.refuse("INVALID_ACCESS_TOKEN")
     if token.data["country"] != country:
-        call.refuse(21024)
+        call.refuse("INVALID_ACCESS_TOKEN")
     if amount > token.data.get("maxAmount", amount):
-        call.refuse(21010)
+        call.refuse("AMOUNT_EXCEEDS_LIMIT")
     if token.data["walletCode"] not in call.merchant.config.get("channels", {}).get("WalletCode", []):
-        call.refuse(21005)
+        call.refuse("MERCHANT_CHANNEL_UNAVAILABLE")
     return token
 
 

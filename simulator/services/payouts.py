@@ -70,9 +70,10 @@ def query_disbursement(call: Call, tx: Tx) -> dict[str, Any]:
 def _payout_channels(call: Call, transfer_code: str | None, country: str) -> str:
     """The rail and the bank or wallet it pays to: each valid for `country` first, then opened.
 
-    21018 for a rail that does not serve the country; 21012 (21013) for a bank (wallet)
-    that is missing, unknown, not of the country or does not pay out; 21005 for any of
-    them the merchant has not opened. Answers the field that names the destination.
+    TRANSFER_CODE_ERROR for a rail that does not serve the country; BANK_CODE_ERROR
+    (WALLET_CODE_ERROR) for a bank (wallet) that is missing, unknown, not of the country
+    or does not pay out; MERCHANT_CHANNEL_UNAVAILABLE for any of them the merchant has
+    not opened. Answers the field that names the destination.
     """
     rail = call.runtime.channels("TransferCode").get(transfer_code or "")
     if rail is None or country not in rail["countries"]:
@@ -84,7 +85,7 @@ def _payout_channels(call: Call, transfer_code: str | None, country: str) -> str
         call.refuse(call.runtime.invalid_code(enum))
     opened = call.merchant.config.get("channels", {})
     if transfer_code not in opened.get("TransferCode", []) or code not in opened.get(enum, []):
-        call.refuse(21005)
+        call.refuse("MERCHANT_CHANNEL_UNAVAILABLE")
     return field
 
 

@@ -8,13 +8,13 @@ Records (each `data` is what the operations answer):
     split_return  ref = mchReturnOrderId, parent = the split
 
 Money. A split moves the shares' sum from the merchant's `available` into
-`frozen` at once (21014 when short). After the processing time each PENDING
+`frozen` at once (MERCHANT_BALANCE_INSUFFICIENT when short). After the processing time each PENDING
 detail ends SUCCESS - the share leaves `frozen`, and a MERCHANT receiver's
 `available` is credited with it, so that balances across merchants always add
-up - or FAILED (-10008 when the receiving merchant is disabled), the share
+up - or FAILED (MERCHANT_UNAVAILABLE when the receiving merchant is disabled), the share
 back in `available`. A split return holds the amount in a MERCHANT receiver's
 `frozen` at once (when its `available` is short, the return will end FAILED
-with -10003 and nothing moves); SUCCESS moves it into the merchant's
+with INSUFFICIENT_BALANCE and nothing moves); SUCCESS moves it into the merchant's
 `available` and the detail's `returnedAmount`. A PERSONAL receiver is a
 wallet outside the gateway: its side always succeeds in the sandbox.
 
@@ -29,15 +29,13 @@ import hashlib
 from typing import Any
 
 from ..clock import gateway_time
-from ..runtime import Runtime
+from ..runtime import Runtime, VersionRuntime
 from ..store import Insufficient, Record, Tx
 from ..worker import on_due
 from .base import Call, by_gateway_id, find_own, new_id, service
 
 MAX_PROOF_BYTES = 512 * 1024
 MAGIC = ((b"%PDF-", ".pdf"), (b"\x89PNG\r\n\x1a\n", ".png"), (b"\xff\xd8\xff", ".jpg"))
-RECEIVER_UNAVAILABLE = -10008  # Merchant Unavailable Error
-RECEIVER_SHORT = -10003  # Transaction Insufficient Balance
 
 
 # 7.1 Proofs ---------------------------------------------------------------------------------------
@@ -48,7 +46,7 @@ def upload_relationship_proof(call: Call, tx: Tx) -> dict[str, Any]:
     content = call.files["file"]
     if not 0 < len(content) <= MAX_PROOF_BYTES:
         # RelationshipProof.fileSize is 1..524288: a proof outside that cannot be answered.
-        call.refuse(21002)
+        call.refuse("PARAM_ERROR")
     proof_id = new_id("proof")
     data = {
         "proofId": proof_id,
@@ -80,7 +78,7 @@ def add_receiver(call: Call, tx: Tx) -> dict[str, Any]:
     p = call.params
     proof = by_gateway_id(tx, call, p["proofId"], ("proof",))
     if proof.data["relationType"] != p["relationType"]:
-        call.refuse(21006)
+        call.refuse("TRANSACTION_NOT_FOUND")
     kind, account = p["receiverType"], p["receiverAccount"]
     data: dict[str, Any] = {
         "receiverType": kind,
@@ -91,7 +89,7 @@ def add_receiver(call: Call, tx: Tx) -> dict[str, Any]:
     }
     if kind == "MERCHANT":
         if tx.merchant(account) is None:
-            call.refuse(21006)
+            call.refuse("TRANSACTION_NOT_FOUND")
     else:
         wallet = p.get("walletCode")
         channel = call.runtime.channels("WalletCode").get(wallet or "")
@@ -132,7 +130,7 @@ def delete_receiver(call: Call, tx: Tx) -> dict[str, Any]:
     p = call.params
     record = tx.find(call.merchant.app_id, "receiver", receiver_ref(p["receiverType"], p["receiverAccount"]))
     if record is None:
-        call.refuse(21006)
+        call.refuse("TRANSACTION_NOT_FOUND")
     record.status = "DELETED"
     record.meta["deletedMs"] = call.now_ms
     tx.update(record)
@@ -188,7 +186,7 @@ def create_split(call: Call, tx: Tx) -> dict[str, Any]:
     call.refuse_repeat(tx, "split", p["mchSplitOrderId"])
     collection = by_gateway_id(tx, call, p["transactionId"], ("collection",))
     if not splittable(collection):
-        call.refuse(21023)
+        call.refuse("TRANSACTION_CREATE_FAILED")
     shares: dict[tuple[str, str], int] = {}
     descriptions: dict[str, list[str]] = {}
     for share in p["receivers"]:
@@ -198,10 +196,10 @@ def create_split(call: Call, tx: Tx) -> dict[str, Any]:
             descriptions.setdefault(receiver_ref(*key), []).append(share["description"])
     for kind, account in shares:
         if tx.find(call.merchant.app_id, "receiver", receiver_ref(kind, account)) is None:
-            call.refuse(21006)
+            call.refuse("TRANSACTION_NOT_FOUND")
     total = sum(shares.values())
     if total > split_figures(tx, collection)["unsplitAmount"]:
-        call.refuse(21010)
+        call.refuse("AMOUNT_EXCEEDS_LIMIT")
     failed_code = call.respond_to_test_value()
     currency = str(collection.currency)
     call.debit(tx, currency, total)
@@ -257,7 +255,7 @@ def process_split(tx: Tx, runtime: Runtime, record: Record, now_ms: int) -> None
         if detail["detailStatus"] != "PENDING":
             continue
         amount = detail["amount"]
-        code = record.meta.get("failedCode") or _share_failure(tx, detail)
+        code = record.meta.get("failedCode") or _share_failure(tx, version, detail)
         if code is None:
             tx.move(record.app_id, currency, frozen=-amount)
             if detail["receiverType"] == "MERCHANT":
@@ -272,12 +270,12 @@ def process_split(tx: Tx, runtime: Runtime, record: Record, now_ms: int) -> None
     tx.update(record)
 
 
-def _share_failure(tx: Tx, detail: dict[str, Any]) -> int | None:
+def _share_failure(tx: Tx, version: VersionRuntime, detail: dict[str, Any]) -> int | None:
     """Why a share cannot be paid: a receiving merchant that is disabled (or gone)."""
     if detail["receiverType"] == "MERCHANT":
         receiver = tx.merchant(detail["receiverAccount"])
         if receiver is None or not receiver.enabled:
-            return RECEIVER_UNAVAILABLE
+            return version.model.failed_code("MERCHANT_UNAVAILABLE").value
     return None
 
 
@@ -291,9 +289,9 @@ def create_split_return(call: Call, tx: Tx) -> dict[str, Any]:
     split = by_gateway_id(tx, call, p["splitOrderId"], ("split",))
     detail = _detail(split, p["receiverAccount"])
     if detail is None:
-        call.refuse(21006)
+        call.refuse("TRANSACTION_NOT_FOUND")
     if detail["detailStatus"] != "SUCCESS":
-        call.refuse(21023)
+        call.refuse("TRANSACTION_CREATE_FAILED")
     kind, account, amount = detail["receiverType"], detail["receiverAccount"], p["amount"]
     taken = sum(
         r.amount
@@ -301,7 +299,7 @@ def create_split_return(call: Call, tx: Tx) -> dict[str, Any]:
         if r.meta["receiverType"] == kind and r.data["receiverAccount"] == account and r.status != "FAILED"
     )
     if taken + amount > detail["amount"]:
-        call.refuse(21010)
+        call.refuse("AMOUNT_EXCEEDS_LIMIT")
     currency = str(split.currency)
     failed_code = call.respond_to_test_value()
     held = False
@@ -310,7 +308,7 @@ def create_split_return(call: Call, tx: Tx) -> dict[str, Any]:
             tx.move(account, currency, available=-amount, frozen=amount)
             held = True
         except Insufficient:
-            failed_code = RECEIVER_SHORT
+            failed_code = call.op.model.failed_code("INSUFFICIENT_BALANCE").value
     data = {
         "returnOrderId": "",
         "mchReturnOrderId": p["mchReturnOrderId"],

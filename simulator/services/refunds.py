@@ -32,27 +32,27 @@ def create_refund(call: Call, tx: Tx) -> dict[str, Any]:
     call.refuse_replayed_key(tx)
     earlier = tx.find(call.merchant.app_id, KIND, p["mchRefundOrderId"])
     if earlier is not None:
-        call.refuse(21401 if earlier.status == "PROCESSING" else 21407)
+        call.refuse("REFUND_PROCESSING" if earlier.status == "PROCESSING" else "DUPLICATE_MCH_REFUND_ORDER_ID")
     original = by_gateway_id(tx, call, p["transactionId"], PAY_INS)
     if original.status == "VOIDED":
-        call.refuse(21402)
+        call.refuse("REFUND_NOT_ALLOWED")
     if original.status != "COMPLETED":
-        call.refuse(21408)
+        call.refuse("ORIGINAL_NOT_COMPLETED")
     support = refund_support(call.runtime, original)
     if not support["full"] and not support["partial"]:
-        call.refuse(21402)
+        call.refuse("REFUND_NOT_ALLOWED")
     if call.now_ms - original.finished_ms > REFUND_WINDOW_MS:
-        call.refuse(21403)
+        call.refuse("REFUND_WINDOW_EXPIRED")
     processing = [r for r in tx.children(original.id, KIND) if r.status == "PROCESSING"]
     if processing:
-        call.refuse(21409)
+        call.refuse("PENDING_REFUND_EXISTS")
     full = amount == original.amount
     if full and not support["full"]:
-        call.refuse(21404)
+        call.refuse("FULL_REFUND_NOT_SUPPORTED")
     if not full and not support["partial"]:
-        call.refuse(21405)
+        call.refuse("PARTIAL_REFUND_NOT_SUPPORTED")
     if amount > refundable(original, processing):
-        call.refuse(21406)
+        call.refuse("REFUND_AMOUNT_INVALID")
     failed_code = call.respond_to_test_value()
     data: dict[str, Any] = {
         "refundId": "",
