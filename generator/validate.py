@@ -182,6 +182,13 @@ def check_conventions(bundle: Bundle) -> list[Problem]:
     for name, schema in schemas.items():
         for at, node in _walk_schema(schema, ("components", "schemas", name)):
             _check_schema_node(bundle, at, node, problems)
+        channels = schema.get("x-channels") if isinstance(schema, dict) else None
+        for value, facts in channels.items() if isinstance(channels, dict) else ():
+            destination = facts.get("destination") if isinstance(facts, dict) else None
+            if destination is not None and "x-channels" not in (schemas.get(destination) or {}):
+                where: Pointer = ("components", "schemas", name, "x-channels", value, "destination")
+                message = f"{destination!r} is not a channel list (a schema with x-channels)"
+                problems.append(_problem(bundle, where, message))
     common = set(doc.get("x-result-codes") or ())
     for pointer, operation in _all_operations(doc):
         if pointer[0] != "paths":

@@ -38,6 +38,15 @@ class OperationRuntime:
         fields = self.request_model.model_fields
         return {name for name, field in fields.items() if (field.alias or name) in self.file_fields}
 
+    @functools.cached_property
+    def channel_fields(self) -> dict[str, str]:
+        """{channel list: request field} for each field whose value is picked from a channel list."""
+        return {
+            ref: f.name
+            for f in self.model.fields(self.operation.request_schema)
+            if (ref := ref_name(f.schema)) is not None and "x-channels" in self.model.schemas.get(ref, {})
+        }
+
     def invalid_code(self, location: str | Sequence[str | int]) -> int:
         """The code for a missing or invalid field, by name or by a validation error's location."""
         path = (location,) if isinstance(location, str) else tuple(location)

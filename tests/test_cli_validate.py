@@ -79,6 +79,13 @@ def _edit(path: Path, old: str, new: str) -> int:
         ),
         ("v2/openapi.yaml", "  title: PayGate Open API\n", "", "title.? is a required property", False),
         ("common/codes.yaml", '    - "Request sign error"\n', "", "enum needs x-enum-descriptions", False),
+        (
+            "common/channels.yaml",
+            "E_WALLET: {countries: [PH, ID, TH, VN, MY], destination: WalletCode}",
+            "E_WALLET: {countries: [PH, ID, TH, VN, MY], destination: Wallet}",
+            "'Wallet' is not a channel list",
+            True,
+        ),
     ],
 )
 def test_a_broken_spec_fails_with_file_and_line(

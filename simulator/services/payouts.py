@@ -18,8 +18,6 @@ from ..worker import on_due
 from .base import Call, find_own, finish_outgoing, new_id, service
 
 KIND = "disbursement"
-# Which code field a transfer code's `destination` needs, and the channel list it names.
-DESTINATIONS = {"BANK": ("BankCode", "bankCode"), "WALLET": ("WalletCode", "walletCode")}
 
 
 @service("createDisbursement")
@@ -78,7 +76,8 @@ def _payout_channels(call: Call, transfer_code: str | None, country: str) -> str
     rail = call.runtime.channels("TransferCode").get(transfer_code or "")
     if rail is None or country not in rail["countries"]:
         call.refuse(call.runtime.invalid_code("TransferCode"))
-    enum, field = DESTINATIONS[rail["destination"]]
+    enum = rail["destination"]  # the channel list the destination is picked from
+    field = call.op.channel_fields[enum]
     code = call.params.get(field)
     channel = call.runtime.channels(enum).get(code or "")
     if channel is None or country not in channel["countries"] or not channel.get("payout"):

@@ -1955,7 +1955,7 @@ class TransactionStatus(StrEnum):
 
 class TransferCode(StrEnum):
     """
-    Payout rails (代付渠道列表). `destination` says whether the payout needs a `bankCode` (BANK) or a `walletCode` of a wallet with `payout: true` (WALLET).
+    Payout rails (代付渠道列表). `destination` names the channel list the payout's destination is picked from, in the request field of that type: a `bankCode` (BankCode) or a `walletCode` of a wallet with `payout: true` (WalletCode).
     """
 
     BANK_TRANSFER = "BANK_TRANSFER"

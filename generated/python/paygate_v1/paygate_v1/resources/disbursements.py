@@ -76,8 +76,9 @@ class DisbursementsResource(SyncAPIResource):
             currency: ISO 4217 code of a market currency. Amounts are integers in the currency's
                 minor unit (cents); IDR, VND, KRW and JPY have none and are counted in whole units.
             country: ISO 3166-1 alpha-2 code of a market the gateway serves (国家编码列表).
-            transfer_code: Payout rails (代付渠道列表). `destination` says whether the payout needs a
-                `bankCode` (BANK) or a `walletCode` of a wallet with `payout: true` (WALLET).
+            transfer_code: Payout rails (代付渠道列表). `destination` names the channel list the payout's
+                destination is picked from, in the request field of that type: a `bankCode`
+                (BankCode) or a `walletCode` of a wallet with `payout: true` (WalletCode).
             account_number: A bank account number or a wallet account (usually a phone number).
             account_name: A person's or a business's name as registered with the bank or wallet.
             notify_url: An absolute http(s) URL the gateway calls (notifyUrl) or sends the payer
@@ -230,8 +231,9 @@ class AsyncDisbursementsResource(AsyncAPIResource):
             currency: ISO 4217 code of a market currency. Amounts are integers in the currency's
                 minor unit (cents); IDR, VND, KRW and JPY have none and are counted in whole units.
             country: ISO 3166-1 alpha-2 code of a market the gateway serves (国家编码列表).
-            transfer_code: Payout rails (代付渠道列表). `destination` says whether the payout needs a
-                `bankCode` (BANK) or a `walletCode` of a wallet with `payout: true` (WALLET).
+            transfer_code: Payout rails (代付渠道列表). `destination` names the channel list the payout's
+                destination is picked from, in the request field of that type: a `bankCode`
+                (BankCode) or a `walletCode` of a wallet with `payout: true` (WalletCode).
             account_number: A bank account number or a wallet account (usually a phone number).
             account_name: A person's or a business's name as registered with the bank or wallet.
             notify_url: An absolute http(s) URL the gateway calls (notifyUrl) or sends the payer
