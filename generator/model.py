@@ -410,6 +410,9 @@ class _Builder:
         return scheme
 
     def notification_policy(self, raw: Any) -> NotificationPolicy | None:
+        if not isinstance(raw, dict):
+            self.fail(("x-notifications",), "x-notifications is missing: ack, timeoutSeconds and retryDelaysSeconds")
+            return None
         try:
             return NotificationPolicy(
                 str(raw.get("description", "")),
@@ -417,8 +420,8 @@ class _Builder:
                 float(raw["timeoutSeconds"]),
                 tuple(float(d) for d in raw["retryDelaysSeconds"]),
             )
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            self.fail(("x-notifications",), f"x-notifications is missing or incomplete: {exc!r}")
+        except (KeyError, TypeError, ValueError) as exc:
+            self.fail(("x-notifications",), f"x-notifications is incomplete: {exc!r}")
             return None
 
     def idempotency(self, raw: Any) -> Idempotency | None:

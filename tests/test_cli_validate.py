@@ -79,6 +79,8 @@ def _edit(path: Path, old: str, new: str) -> int:
         ),
         ("v2/openapi.yaml", "  title: PayGate Open API\n", "", "title.? is a required property", False),
         ("common/codes.yaml", '    - "Request sign error"\n', "", "enum needs x-enum-descriptions", False),
+        ("v2/openapi.yaml", "x-notifications:\n", "x-notes:\n", "x-notifications is missing", False),
+        ("v2/openapi.yaml", "  ack: SUCCESS\n", "", "x-notifications is incomplete: KeyError..ack", False),
         (
             "common/channels.yaml",
             "E_WALLET: {countries: [PH, ID, TH, VN, MY], destination: WalletCode}",
