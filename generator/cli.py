@@ -396,6 +396,7 @@ def _fuzz(args: argparse.Namespace) -> int:
         url=args.url,
         app_id=args.app_id,
         secret=args.secret,
+        sandbox_merchant=args.sandbox_merchant,
         seed=args.seed,
         max_examples=args.max_examples,
         workers=args.workers,
@@ -405,15 +406,7 @@ def _fuzz(args: argparse.Namespace) -> int:
         operations=tuple(args.operation),
     )
     config = find_config()
-    version = _version(config, args.api)
-    if args.url and args.sandbox_merchant:
-        from .contract.runner import sandbox_merchant
-        from .loader import load_published
-
-        model = load_published(config.output / "spec" / version.name / "openapi.json", version.name)
-        options.app_id, options.secret = sandbox_merchant(args.url, model.schemas["Currency"]["enum"])
-    elif args.url and not (args.app_id and args.secret):
-        raise ConfigError("--url needs --app-id and --secret of a merchant of that sandbox (or --sandbox-merchant)")
+    _version(config, args.api)  # an unknown version is a one-line error here
     return fuzz(config, options)
 
 

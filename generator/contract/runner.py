@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from ..config import Config
+from ..config import Config, ConfigError
 from ..loader import load_published
 from . import hooks
 
@@ -44,6 +44,8 @@ class FuzzOptions:
     url: str | None = None
     app_id: str | None = None
     secret: str | None = None
+    # On `url`, a merchant made through the sandbox's /sandbox/ controls instead of app_id and secret.
+    sandbox_merchant: bool = False
     seed: int | None = None
     max_examples: int = 100
     workers: int = 1
@@ -63,9 +65,10 @@ def fuzz(config: Config, options: FuzzOptions) -> int:
         url, app_id, secret = options.url, options.app_id, options.secret
         if url is None:
             url = stack.enter_context(serving())
+        if options.url is None or options.sandbox_merchant:
             app_id, secret = sandbox_merchant(url, model.schemas["Currency"]["enum"])
         elif not (app_id and secret):
-            raise ValueError("--url needs --app-id and --secret of a merchant of that sandbox")
+            raise ConfigError("--url needs --app-id and --secret of a merchant of that sandbox (or --sandbox-merchant)")
         run = hooks.configure(model, signing, app_id, secret)
         started = time.perf_counter()
         status = _schemathesis(_arguments(options, bundle, url))
