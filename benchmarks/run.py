@@ -15,7 +15,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = [
-    ("Generation", ["bench_generate.py", "--repeat", "3"]),
+    ("Generation", ["bench_generate.py", "--repeat", "5"]),
     ("Simulator throughput", ["bench_simulator.py"]),
     ("SDK per-call overhead", ["bench_sdk.py"]),
     ("Fuzzing", ["bench_fuzz.py"]),
