@@ -166,3 +166,14 @@ def test_models_that_ruff_cannot_format_are_a_one_line_error() -> None:
     assert _format("import sys\nimport os\nx=[1,\n2]\n") == "import os\nimport sys\n\nx = [1, 2]\n"
     with pytest.raises(FormatError, match=r"^ruff check failed on the generated models: invalid-syntax"):
         _format("def (:\n")
+
+
+def test_a_missing_ruff_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ruff.__main__
+
+    def missing() -> str:
+        raise FileNotFoundError("no ruff executable")
+
+    monkeypatch.setattr(ruff.__main__, "find_ruff_bin", missing)
+    with pytest.raises(FormatError, match=r"^ruff could not run: no ruff executable$"):
+        _format("x = 1\n")

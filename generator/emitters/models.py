@@ -127,9 +127,13 @@ def _generate(spec: dict[str, Any], header: str) -> Any:
 def _format(source: str) -> str:
     from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]
 
-    ruff = find_ruff_bin()
     for command in RUFF_PASSES:
-        run = subprocess.run([ruff, *command, *RUFF_OPTIONS, "-"], input=source, capture_output=True, text=True)
+        try:
+            run = subprocess.run(
+                [find_ruff_bin(), *command, *RUFF_OPTIONS, "-"], input=source, capture_output=True, text=True
+            )
+        except OSError as exc:  # its binary missing or not runnable: an installation that lost a part
+            raise FormatError(f"ruff could not run: {exc}") from exc
         if run.returncode != 0:
             detail = (run.stderr.strip().splitlines() or [f"exit status {run.returncode}"])[0]
             raise FormatError(f"ruff {command[0]} failed on the generated models: {detail}")
