@@ -55,6 +55,7 @@ def _spec_schemas() -> dict[str, Any]:
 _MERCHANT = _spec_schemas()
 MERCHANT_FIELDS = tuple(_MERCHANT["MerchantFields"]["properties"])
 NEW_MERCHANT_FIELDS = (*_MERCHANT["NewMerchant"]["properties"], *MERCHANT_FIELDS)
+SECRET = _MERCHANT["NewMerchant"]["properties"]["appSecret"]
 CHANNEL_ENUMS = tuple(_MERCHANT["MerchantFields"]["properties"]["channels"]["properties"])
 LIMITS = tuple(_MERCHANT["MerchantFields"]["properties"]["limits"]["properties"])
 MAX_AMOUNT = int(_MERCHANT["Amounts"]["additionalProperties"]["maximum"])
@@ -114,13 +115,14 @@ def sandbox_routes(runtime: Runtime, store: Store, clock: Clock, worker: Worker)
         unknown(body, NEW_MERCHANT_FIELDS)
         app_id = body.get("appId", "app_" + secrets.token_hex(6))
         secret = body.get("appSecret", "sk_sandbox_" + secrets.token_hex(16))
-        app_id_schema = schemas["AppId"]
+        app_id_schema = schemas["AppId"]  # the public specs' own: a sandbox merchant is a real one
         if not isinstance(app_id, str) or not re.fullmatch(app_id_schema["pattern"], app_id):
             raise SandboxError(f"appId matches {app_id_schema['pattern']}")
-        if not app_id_schema.get("minLength", 1) <= len(app_id) <= app_id_schema.get("maxLength", 64):
-            raise SandboxError(f"appId is at most {app_id_schema.get('maxLength', 64)} characters")
-        if not isinstance(secret, str) or not 1 <= len(secret) <= 128 or not secret.isprintable():
-            raise SandboxError("appSecret is a string of 1 to 128 printable characters")
+        if not app_id_schema["minLength"] <= len(app_id) <= app_id_schema["maxLength"]:
+            raise SandboxError(f"appId is {app_id_schema['minLength']} to {app_id_schema['maxLength']} characters")
+        shortest, longest = SECRET["minLength"], SECRET["maxLength"]
+        if not isinstance(secret, str) or not shortest <= len(secret) <= longest or not secret.isprintable():
+            raise SandboxError(f"appSecret is a string of {shortest} to {longest} printable characters")
         defaults: dict[str, Any] = {
             "enabled": True,
             "countries": list(schemas["Country"]["enum"]),

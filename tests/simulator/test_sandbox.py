@@ -246,6 +246,8 @@ def test_closed_countries_and_channels(server: Server) -> None:
         {"appId": "x" * 33},
         {"appId": 7},
         {"appSecret": ""},
+        {"appSecret": "s" * 129},
+        {"appSecret": "tab\tinside"},
         {"enabled": "yes"},
         {"countries": "PH"},
         {"countries": ["PH", "XX"]},
@@ -271,6 +273,18 @@ def test_bad_merchant_settings_are_refused(server: Server, body: dict[str, Any])
     existing = server.merchant()
     if "appId" not in body and "appSecret" not in body:
         refused(server.http.post(f"/sandbox/merchants/{existing.app_id}", json=body), 400)
+
+
+def test_the_merchant_id_and_secret_rules_are_the_specs(server: Server, models: dict[str, ApiModel]) -> None:
+    app_id = models["v2"].schemas["AppId"]
+    assert f"1 to {app_id['maxLength']} characters" in refused(
+        server.http.post("/sandbox/merchants", json={"appId": "x" * (app_id["maxLength"] + 1)}), 400
+    )
+    assert "1 to 128 printable characters" in refused(
+        server.http.post("/sandbox/merchants", json={"appSecret": "s" * 129}), 400
+    )
+    created = server.http.post("/sandbox/merchants", json={"appId": "x" * app_id["maxLength"], "appSecret": "s" * 128})
+    assert created.status_code == 201, created.text
 
 
 def test_unknown_merchants_are_404(server: Server) -> None:
