@@ -41,11 +41,7 @@ class OperationRuntime:
     @functools.cached_property
     def channel_fields(self) -> dict[str, str]:
         """{channel list: request field} for each field whose value is picked from a channel list."""
-        return {
-            ref: f.name
-            for f in self.model.fields(self.operation.request_schema)
-            if (ref := ref_name(f.schema)) is not None and "x-channels" in self.model.schemas.get(ref, {})
-        }
+        return channel_fields(self.model, self.operation.request_schema)
 
     def invalid_code(self, location: str | Sequence[str | int]) -> int:
         """The code for a missing or invalid field, by name or by a validation error's location."""
@@ -96,13 +92,12 @@ class Runtime:
         fields of a collection create that name them.
         """
         model = self.current.model
-        lists = {
-            name
-            for name, schema in model.schemas.items()
-            if any("payMethods" in channel for channel in (schema.get("x-channels") or {}).values())
-        }
-        create = model.operation("createCollection")
-        return tuple((ref, f.name) for f in model.fields(create.request_schema) if (ref := ref_name(f.schema)) in lists)
+        fields = channel_fields(model, model.operation("createCollection").request_schema)
+        return tuple(
+            (enum, field)
+            for enum, field in fields.items()
+            if any("payMethods" in channel for channel in self.channels(enum).values())
+        )
 
     def pay_in_channel_list(self, pay_method: str) -> tuple[str, str] | None:
         """The (channel list, field) whose channels take `pay_method`; None for a method without channels."""
@@ -110,6 +105,15 @@ class Runtime:
             if any(pay_method in channel["payMethods"] for channel in self.channels(enum).values()):
                 return enum, field_name
         return None
+
+
+def channel_fields(model: ApiModel, request_schema: str) -> dict[str, str]:
+    """{channel list: field} for each field of `request_schema` whose value is picked from a channel list."""
+    return {
+        ref: f.name
+        for f in model.fields(request_schema)
+        if (ref := ref_name(f.schema)) is not None and "x-channels" in model.schemas.get(ref, {})
+    }
 
 
 def load_runtime(config: Config) -> Runtime:
